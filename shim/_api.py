@@ -1,0 +1,103 @@
+"""The public functions: install, uninstall, installed, is_installed."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from typing import Any, Dict, Iterator, Optional
+
+from shim import _config, _startup
+
+__all__ = ["install", "install_settings", "installed", "is_installed", "uninstall"]
+
+
+def install(
+    *,
+    capture: Optional[str] = None,
+    capture_limit: Optional[int] = None,
+    shell: Optional[str] = None,
+    audit: Optional[str] = None,
+    log: Optional[str] = None,
+    redact: Optional[Any] = None,
+) -> None:
+    """Route every ``os.system`` call through ``subprocess.Popen``.
+
+    Options not given come from the ``SHIM_*`` environment variables, then
+    from the defaults.  Calling it again changes the settings of the
+    installed shim.  A bad keyword argument raises :class:`ValueError`
+    (:class:`shim.exceptions.ConfigError`) naming it; a bad environment
+    variable that no keyword overrides prints one line on stderr and leaves
+    ``os.system`` untouched.
+    """
+    options = {
+        "capture": capture,
+        "capture_limit": capture_limit,
+        "shell": shell,
+        "audit": audit,
+        "log": log,
+        "redact": redact,
+    }
+    given = _config.from_kwargs(options)
+    try:
+        settings = _config.from_env(_env_not_overridden(given))
+    except ValueError as exc:
+        _startup._say(f"{exc}; running without the shim")
+        return
+    settings.update(given)
+    install_settings(settings, source="keywords")
+
+
+def _env_not_overridden(given: Dict[str, Any]) -> Dict[str, str]:
+    found = {}
+    for key, var in _config.VARIABLES.items():
+        value = os.environ.get(var)
+        if key not in given and value is not None:
+            found[var] = value
+    return found
+
+
+def install_settings(values: Dict[str, Any], *, source: str) -> None:
+    """Install with already validated values (internal)."""
+    from shim import _patch, _trail
+
+    settings = _config.Settings(**values)
+    _trail.configure(settings)
+    _patch.install(settings)
+
+
+def uninstall() -> None:
+    """Restore the original ``os.system`` and every global rebound to the shim."""
+    patch = sys.modules.get("shim._patch")
+    if patch is not None:
+        patch.uninstall()  # type: ignore[attr-defined]
+    elif _startup.pending() or os.system is _startup.placeholder:
+        os.system = getattr(sys.modules[os.name], "system")
+        _startup.deactivated()
+
+
+def is_installed() -> bool:
+    """Whether ``os.system`` currently goes through the shim."""
+    if _startup.pending():
+        return True
+    patch = sys.modules.get("shim._patch")
+    return bool(patch is not None and patch.is_installed())  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def installed(**options: Any) -> Iterator[None]:
+    """Install for the duration of a ``with`` block, then put things back.
+
+    If the shim was already installed, its previous settings are restored
+    on exit instead of uninstalling it.
+    """
+    patch = sys.modules.get("shim._patch")
+    previous = patch.active_settings() if patch is not None else None  # type: ignore[attr-defined]
+    install(**options)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            install_settings(previous.as_dict(), source="restore")
+        else:
+            uninstall()

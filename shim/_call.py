@@ -1,0 +1,171 @@
+"""One ``os.system`` call, as the shim performs it.
+
+The steps, in the order plain ``os.system`` takes them: check and encode
+the argument, raise the ``os.system`` audit event, run the command, return
+the wait status.  The shim's own work (capture, the audit trail, logging)
+hangs off that path and can never change its outcome.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+from shim import _env, _runner, _status
+
+if TYPE_CHECKING:
+    from shim._config import Settings
+
+__all__ = ["Call", "encode", "perform", "split_arguments"]
+
+_SHIM_DIR = os.path.dirname(os.path.abspath(__file__))
+_NO_COMMAND = object()
+
+
+def split_arguments(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+    """The ``command`` argument, or a marker when the call does not bind.
+
+    ``os.system`` takes exactly one argument, positionally or as
+    ``command=``; for anything else the caller lets the original function
+    raise its own ``TypeError`` (it raises before running anything).
+    """
+    if len(args) == 1 and not kwargs:
+        return args[0]
+    if not args and len(kwargs) == 1 and "command" in kwargs:
+        return kwargs["command"]
+    return _NO_COMMAND
+
+
+def binds(command: Any) -> bool:
+    return command is not _NO_COMMAND
+
+
+def encode(command: Any) -> bytes:
+    """The bytes ``os.system`` passes to ``system(3)``, or its exception.
+
+    ``str`` is encoded with the file system encoding and ``surrogateescape``
+    (``os.fsencode``), an ``os.PathLike`` is resolved first, anything else
+    is a ``TypeError`` with the message ``os.system`` gives.
+    """
+    path = os.fspath(command)
+    data = os.fsencode(path) if isinstance(path, str) else path
+    if b"\0" in data:
+        raise ValueError("embedded null byte")
+    return data
+
+
+class Call:
+    """What the shim knows about one call, for capture, logs and the audit trail."""
+
+    __slots__ = (
+        "argv",
+        "captured",
+        "command",
+        "cwd",
+        "duration",
+        "shell",
+        "shell_reason",
+        "site",
+        "started",
+        "status",
+    )
+
+    def __init__(self, command: bytes) -> None:
+        self.command = command
+        self.argv: Optional[List[bytes]] = None
+        self.shell = True
+        self.shell_reason: Optional[str] = None
+        self.started = time.time()
+        self.duration = 0.0
+        self.status = _status.WAIT_FAILED
+        self.cwd: Optional[str] = None
+        self.site: Optional[Tuple[str, int, str]] = None
+        self.captured: Any = None
+
+
+def call_site() -> Optional[Tuple[str, int, str]]:
+    """``(file, line, function)`` of the first frame outside shim and wrapt.
+
+    That is the line that called ``os.system``, whatever name it used: the
+    wrapper is C code when wrapt's extension is loaded and Python code
+    (``wrapt/wrappers.py``) when it is not, so both are skipped.
+    """
+    frame = sys._getframe(1)
+    wrapt_dir = _wrapt_dir()
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        directory = os.path.dirname(os.path.abspath(filename)) if filename else ""
+        if directory != _SHIM_DIR and not (wrapt_dir and directory == wrapt_dir):
+            return filename, frame.f_lineno, frame.f_code.co_name
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+def _wrapt_dir() -> Optional[str]:
+    module = sys.modules.get("wrapt")
+    path = getattr(module, "__file__", None)
+    return os.path.dirname(os.path.abspath(path)) if path else None
+
+
+def shell_argv(command: bytes) -> List[bytes]:
+    """The argv ``system(3)`` gives ``/bin/sh``."""
+    if _env.SYSTEM_PASSES_DASHDASH:
+        return [_env.SHELL_NAME, b"-c", b"--", command]
+    return [_env.SHELL_NAME, b"-c", command]
+
+
+def plan_without_shell(call: Call, settings: Settings) -> None:
+    """Decide, for ``shell="auto"`` and ``"never"``, whether to skip ``/bin/sh``.
+
+    Raises :class:`ShellRequiredError` when the shell is needed but refused.
+    """
+    from shim import _shell
+    from shim.exceptions import ShellRequiredError
+
+    analysis = _shell.analyze(call.command)
+    if analysis.argv is not None:
+        call.argv = analysis.argv
+        call.shell = False
+        return
+    call.shell_reason = analysis.reason
+    if settings.shell == "never":
+        site = call.site or call_site()
+        where = f"{site[0]}:{site[1]}" if site else None
+        raise ShellRequiredError(os.fsdecode(call.command), analysis.reason or "unknown", where)
+
+
+def perform(command: bytes, settings: Settings) -> int:
+    """Run an already encoded and audited command; return the wait status."""
+    from shim import _capture, _trail
+
+    call = Call(command)
+    wants_record = _trail.wants_record(settings)
+    if wants_record:
+        call.site = call_site()
+        call.cwd = _trail.getcwd()
+    if settings.shell != "always":
+        plan_without_shell(call, settings)
+    stdio = _capture.stdio_for(settings)
+
+    def finish(status: int) -> None:
+        call.status = status
+        call.duration = time.time() - call.started
+        if wants_record:
+            call.captured = _capture.result(stdio)
+            _trail.publish(call, settings)
+
+    if call.argv is not None:
+        status = _runner.run(call.argv, call.argv[0], stdio, finish=finish, direct=True)
+        if status is not None:
+            return status
+        # The program could not be executed (not found, not executable, no
+        # "#!" line, ...). Nothing has run, so /bin/sh takes over and gives
+        # exactly its own status and message.
+        call.argv = None
+        call.shell = True
+        call.shell_reason = "program cannot be executed directly"
+        stdio = _capture.stdio_for(settings)
+    status = _runner.run(shell_argv(command), _env.SHELL_PATH, stdio, finish=finish)
+    return _status.SHELL_START_FAILED if status is None else status

@@ -1,0 +1,50 @@
+"""Platform facts, in one place.
+
+Everything the shim needs to know about the operating system and its C
+library is decided here, once, at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Optional, Tuple
+
+__all__ = [
+    "GLIBC_VERSION",
+    "IS_POSIX",
+    "IS_WINDOWS",
+    "SHELL_NAME",
+    "SHELL_PATH",
+    "SYSTEM_PASSES_DASHDASH",
+]
+
+IS_WINDOWS = sys.platform == "win32"
+IS_POSIX = os.name == "posix"
+
+#: The shell ``system(3)`` runs, and the ``argv[0]`` it gives it (so ``$0`` is
+#: ``sh`` and the shell's messages start ``sh: 1: ...``).
+SHELL_PATH = b"/bin/sh"
+SHELL_NAME = b"sh"
+
+
+def _glibc_version() -> Optional[Tuple[int, int]]:
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION")  # "glibc 2.36"
+    except (AttributeError, ValueError, OSError):
+        return None
+    if not text or not text.startswith("glibc "):
+        return None
+    try:
+        major, minor = text.split()[1].split(".")[:2]
+        return int(major), int(minor)
+    except ValueError:
+        return None
+
+
+GLIBC_VERSION = _glibc_version() if IS_POSIX else None
+
+#: glibc 2.38 changed ``system()`` to run ``sh -c -- command``, so that a
+#: command starting with ``-`` is not read as an option.  musl, macOS and
+#: older glibc run ``sh -c command``.  We match the C library in use.
+SYSTEM_PASSES_DASHDASH = GLIBC_VERSION is not None and GLIBC_VERSION >= (2, 38)

@@ -1,0 +1,232 @@
+"""Start a program through ``subprocess.Popen`` and wait for it as ``system(3)`` does.
+
+This is the replica of glibc's ``do_system`` (``sysdeps/posix/system.c``):
+
+* the child inherits every inheritable descriptor (``close_fds=False``) and
+  every ignored signal and the signal mask (``restore_signals=False``);
+* while the child runs, the caller ignores SIGINT and SIGQUIT, so Ctrl-C
+  kills the command and not the caller;
+* the status is collected with ``waitpid`` so the core-dump bit survives;
+* other Python signal handlers run after the child has finished, never in
+  the middle of it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+from shim import _status
+
+__all__ = ["Stdio", "run"]
+
+_INTERRUPTS = (signal.SIGINT, signal.SIGQUIT)
+
+# Signals raised by a fault in the thread itself: blocking them is undefined
+# behaviour, and a Python handler cannot meaningfully defer them anyway.
+_SYNCHRONOUS = frozenset(
+    getattr(signal, name)
+    for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGKILL", "SIGSTOP")
+    if hasattr(signal, name)
+)
+_DEFERRABLE = tuple(
+    sorted(sig for sig in signal.valid_signals() if sig not in _SYNCHRONOUS and sig not in _INTERRUPTS)
+)
+
+
+class Stdio:
+    """Hooks through which output capture takes part in a run.
+
+    The default does nothing: the child writes straight to fds 1 and 2.
+    """
+
+    def child_fds(self) -> Tuple[Optional[int], Optional[int]]:
+        """Descriptors to give the child as fd 1 and fd 2 (``None``: inherit)."""
+        return None, None
+
+    def spawned(self) -> None:
+        """The child runs: close the child's ends, start copying."""
+
+    def exited(self) -> None:
+        """The shell has exited: copy what it wrote, then return promptly."""
+
+    def failed(self) -> None:
+        """The child could not be started: release everything."""
+
+
+_PASS_THROUGH = Stdio()
+
+
+def _ignore_interrupt(signum: int, frame: Any) -> None:
+    """Swallow SIGINT/SIGQUIT in the caller while a command runs."""
+
+
+_ignore_interrupt.__qualname__ = "shim._runner.ignore_interrupt"
+
+_Handler = Any
+_nesting_lock = threading.Lock()
+_nesting = 0
+_saved_handlers: Dict[int, _Handler] = {}
+
+
+def _hold_interrupts() -> bool:
+    """Make the caller deaf to SIGINT/SIGQUIT, as ``system(3)`` does.
+
+    A Python handler that does nothing is installed *before* the spawn: the
+    child gets the default action back at ``exec`` (exec resets caught
+    signals), so Ctrl-C kills the command, while the caller swallows it.
+    Setting ``SIG_IGN`` instead would be inherited by the child, and setting
+    it after the spawn would leave a window.  A signal already ignored stays
+    ignored, in the caller and in the child.
+
+    Only the main thread may change signal handlers; from another thread
+    nothing is changed (see the README).  Returns whether handlers changed.
+    """
+    global _nesting
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    with _nesting_lock:
+        _nesting += 1
+        if _nesting > 1:  # a nested call (from a signal handler): already held
+            return True
+        for sig in _INTERRUPTS:
+            try:
+                old = signal.getsignal(sig)
+                if old is signal.SIG_IGN or old is None:
+                    continue
+                signal.signal(sig, _ignore_interrupt)
+                _saved_handlers[sig] = old
+            except (OSError, ValueError):  # pragma: no cover - defensive
+                continue
+    return True
+
+
+def _release_interrupts() -> None:
+    global _nesting
+    with _nesting_lock:
+        _nesting -= 1
+        if _nesting:
+            return
+        while _saved_handlers:
+            sig, old = _saved_handlers.popitem()
+            try:
+                signal.signal(sig, old)
+            except (OSError, ValueError, TypeError):  # pragma: no cover - defensive
+                pass
+
+
+def _python_handled() -> Tuple[int, ...]:
+    """Signals whose disposition is a Python function (other than SIGINT/SIGQUIT)."""
+    found = []
+    for sig in _DEFERRABLE:
+        try:
+            handler = signal.getsignal(sig)
+        except (OSError, ValueError):  # pragma: no cover - defensive
+            continue
+        if callable(handler):
+            found.append(sig)
+    return tuple(found)
+
+
+def _inherit_trick() -> Dict[str, int]:
+    """Keyword arguments that keep ``Popen`` off its ``posix_spawn`` path.
+
+    ``Popen`` uses ``os.posix_spawn`` with ``env=os.environ`` when it can;
+    ``system(3)`` passes the C library's ``environ``, which also holds
+    what ``os.putenv`` set.  Passing an inherited standard descriptor as
+    itself (``stdin=0``) changes nothing for the child but makes ``Popen``
+    take the fork/exec path, which execs with the C ``environ``.
+    """
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        try:
+            if os.get_inheritable(fd):
+                return {name: fd}
+        except OSError:
+            continue
+    return {}
+
+
+def _wait(pid: int) -> int:
+    """``waitpid`` until the child is collected; -1 if it cannot be."""
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            # SIGCHLD is ignored: the kernel reaped the child (waitpid blocks
+            # until it has exited, then fails with ECHILD), like system(3).
+            return _status.WAIT_FAILED
+        except InterruptedError:  # pragma: no cover - PEP 475 retries already
+            continue
+        return status
+
+
+def run(
+    argv: Sequence[bytes],
+    executable: bytes,
+    stdio: Stdio = _PASS_THROUGH,
+    *,
+    finish: Optional[Callable[[int], None]] = None,
+    direct: bool = False,
+) -> Optional[int]:
+    """Run ``argv`` with ``executable`` and return the raw wait status.
+
+    Returns 127 << 8 when the program cannot be started, -1 when its status
+    cannot be collected; never raises because the command failed.
+    ``finish(status)`` runs once the child is collected, while Python
+    signal handlers are still deferred, so that the bookkeeping it does is
+    not cut short by a handler that raises.
+
+    With ``direct=True`` (a program run without the shell) a program that
+    cannot be executed gives ``None`` instead, and nothing has run.
+    """
+    held = _hold_interrupts()
+    try:
+        out, err = stdio.child_fds()
+        kwargs: Dict[str, Any] = _inherit_trick()
+        if out is not None:
+            kwargs["stdout"] = out
+        if err is not None:
+            kwargs["stderr"] = err
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                executable=executable,
+                # system(3) hands the shell every inheritable descriptor...
+                close_fds=False,
+                # ...and keeps ignored signals ignored (SIGPIPE, SIGXFSZ).
+                restore_signals=False,
+                **kwargs,
+            )
+        except OSError:
+            stdio.failed()
+            if direct:
+                return None
+            if finish is not None:
+                finish(_status.SHELL_START_FAILED)
+            return _status.SHELL_START_FAILED
+        # Defer Python signal handlers until the child has been collected:
+        # one that raised in the middle of waitpid would abandon the child.
+        deferred = _python_handled() if held else ()
+        if deferred:
+            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
+        status = _status.WAIT_FAILED
+        try:
+            stdio.spawned()
+            status = _wait(proc.pid)
+            stdio.exited()
+            # Popen must not try to reap the child a second time.
+            proc.returncode = _status.returncode(status)
+            if finish is not None:
+                finish(status)
+        finally:
+            if proc.returncode is None:  # pragma: no cover - only on an internal error
+                proc.returncode = -1
+            if deferred:
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
+        return status
+    finally:
+        if held:
+            _release_interrupts()

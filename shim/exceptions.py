@@ -1,0 +1,49 @@
+"""Exceptions and warnings raised by shim.
+
+Each exception also subclasses the builtin a caller is most likely to catch
+already, so switching the shim on breaks no existing ``except`` clause.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+__all__ = ["ConfigError", "ShellRequiredError", "ShimError", "ShimWarning"]
+
+
+class ShimError(Exception):
+    """Base class of every exception raised by shim."""
+
+
+class ConfigError(ShimError, ValueError):
+    """A setting has a value shim does not accept.
+
+    The message names the setting (the keyword argument or the environment
+    variable) and the values it accepts.
+    """
+
+
+class ShellRequiredError(ShimError, OSError):
+    """A command needs ``/bin/sh`` but the shell is switched off (``shell="never"``).
+
+    Subclasses :class:`OSError`, which is what ``subprocess`` raises when a
+    program cannot be run, so code that already guards its command runs with
+    ``except OSError`` keeps working.  Nothing has run when this is raised.
+    """
+
+    def __init__(self, command: str, reason: str, site: Optional[str] = None) -> None:
+        where = f" (called from {site})" if site else ""
+        super().__init__(f"command needs a shell ({reason}){where}: {command}")
+        self.command = command
+        self.reason = reason
+        self.site = site
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.command, self.reason, self.site))
+
+
+class ShimWarning(UserWarning):
+    """Base class of the warnings shim emits when its own side work fails."""
