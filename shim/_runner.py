@@ -17,7 +17,7 @@ import os
 import signal
 import subprocess
 import threading
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from shim import _status
 
@@ -25,16 +25,14 @@ __all__ = ["Stdio", "run"]
 
 _INTERRUPTS = (signal.SIGINT, signal.SIGQUIT)
 
-# Signals raised by a fault in the thread itself: blocking them is undefined
-# behaviour, and a Python handler cannot meaningfully defer them anyway.
+# Signals raised by a fault in the thread itself (a Python handler cannot
+# meaningfully defer them) and the two that cannot be caught.
 _SYNCHRONOUS = frozenset(
     getattr(signal, name)
     for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGKILL", "SIGSTOP")
     if hasattr(signal, name)
 )
-_DEFERRABLE = tuple(
-    sorted(sig for sig in signal.valid_signals() if sig not in _SYNCHRONOUS and sig not in _INTERRUPTS)
-)
+_SWAPPABLE = tuple(sorted(sig for sig in signal.valid_signals() if sig not in _SYNCHRONOUS))
 
 
 class Stdio:
@@ -64,23 +62,34 @@ def _ignore_interrupt(signum: int, frame: Any) -> None:
     """Swallow SIGINT/SIGQUIT in the caller while a command runs."""
 
 
-_ignore_interrupt.__qualname__ = "shim._runner.ignore_interrupt"
-
 _Handler = Any
-_nesting_lock = threading.Lock()
+_lock = threading.Lock()
 _nesting = 0
-_saved_handlers: Dict[int, _Handler] = {}
+_saved: Dict[int, _Handler] = {}
+_deferred: List[int] = []
 
 
-def _hold_interrupts() -> bool:
-    """Make the caller deaf to SIGINT/SIGQUIT, as ``system(3)`` does.
+def _defer(signum: int, frame: Any) -> None:
+    """Note a signal whose Python handler must run once the command has finished."""
+    if signum not in _deferred:
+        _deferred.append(signum)
 
-    A Python handler that does nothing is installed *before* the spawn: the
-    child gets the default action back at ``exec`` (exec resets caught
-    signals), so Ctrl-C kills the command, while the caller swallows it.
-    Setting ``SIG_IGN`` instead would be inherited by the child, and setting
-    it after the spawn would leave a window.  A signal already ignored stays
-    ignored, in the caller and in the child.
+
+def _hold_signals() -> bool:
+    """Give the caller ``system(3)``'s signal dispositions for the duration of a call.
+
+    SIGINT and SIGQUIT are swallowed: a Python handler that does nothing is
+    installed *before* the spawn, so the child gets the default action back
+    at ``exec`` (exec resets caught signals) and Ctrl-C kills the command,
+    while the caller ignores it.  ``SIG_IGN`` instead would be inherited by
+    the child, and setting it after the spawn would leave a window.  A signal
+    already ignored stays ignored, in the caller and in the child.
+
+    Every other signal with a Python handler gets a handler that only notes
+    it; the real handlers run once the command has been collected (see
+    :func:`_release_signals`), never in the middle of it: one that raised in
+    the middle of ``waitpid`` would abandon the child.  Blocking the signals
+    instead would be inherited by the child as well.
 
     Only the main thread may change signal handlers; from another thread
     nothing is changed (see the README).  Returns whether handlers changed.
@@ -88,47 +97,49 @@ def _hold_interrupts() -> bool:
     global _nesting
     if threading.current_thread() is not threading.main_thread():
         return False
-    with _nesting_lock:
+    with _lock:
         _nesting += 1
-        if _nesting > 1:  # a nested call (from a signal handler): already held
+        if _nesting > 1:  # a call from a signal handler during a call: already held
             return True
-        for sig in _INTERRUPTS:
+        for sig in _SWAPPABLE:
             try:
                 old = signal.getsignal(sig)
+            except (OSError, ValueError):  # pragma: no cover - defensive
+                continue
+            if sig in _INTERRUPTS:
                 if old is signal.SIG_IGN or old is None:
                     continue
                 signal.signal(sig, _ignore_interrupt)
-                _saved_handlers[sig] = old
-            except (OSError, ValueError):  # pragma: no cover - defensive
+            elif callable(old):
+                signal.signal(sig, _defer)
+            else:
                 continue
+            _saved[sig] = old
     return True
 
 
-def _release_interrupts() -> None:
+def _release_signals() -> None:
+    """Put the caller's handlers back and deliver the signals that were deferred.
+
+    ``raise_signal`` hands each deferred signal to the interpreter's own
+    machinery, so its handler runs at the next bytecode boundary exactly as
+    it would have after a plain ``os.system`` returned.
+    """
     global _nesting
-    with _nesting_lock:
+    with _lock:
         _nesting -= 1
         if _nesting:
             return
-        while _saved_handlers:
-            sig, old = _saved_handlers.popitem()
+        while _saved:
+            sig, old = _saved.popitem()
             try:
                 signal.signal(sig, old)
             except (OSError, ValueError, TypeError):  # pragma: no cover - defensive
                 pass
-
-
-def _python_handled() -> Tuple[int, ...]:
-    """Signals whose disposition is a Python function (other than SIGINT/SIGQUIT)."""
-    found = []
-    for sig in _DEFERRABLE:
-        try:
-            handler = signal.getsignal(sig)
-        except (OSError, ValueError):  # pragma: no cover - defensive
-            continue
-        if callable(handler):
-            found.append(sig)
-    return tuple(found)
+        pending = sorted(_deferred)
+        del _deferred[:]
+    for sig in pending:
+        signal.raise_signal(sig)
 
 
 def _inherit_trick() -> Dict[str, int]:
@@ -182,7 +193,7 @@ def run(
     With ``direct=True`` (a program run without the shell) a program that
     cannot be executed gives ``None`` instead, and nothing has run.
     """
-    held = _hold_interrupts()
+    held = _hold_signals()
     try:
         out, err = stdio.child_fds()
         kwargs: Dict[str, Any] = _inherit_trick()
@@ -207,11 +218,6 @@ def run(
             if finish is not None:
                 finish(_status.SHELL_START_FAILED)
             return _status.SHELL_START_FAILED
-        # Defer Python signal handlers until the child has been collected:
-        # one that raised in the middle of waitpid would abandon the child.
-        deferred = _python_handled() if held else ()
-        if deferred:
-            old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, deferred)
         status = _status.WAIT_FAILED
         try:
             stdio.spawned()
@@ -224,9 +230,7 @@ def run(
         finally:
             if proc.returncode is None:  # pragma: no cover - only on an internal error
                 proc.returncode = -1
-            if deferred:
-                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         return status
     finally:
         if held:
-            _release_interrupts()
+            _release_signals()

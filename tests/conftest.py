@@ -1,0 +1,47 @@
+"""Shared fixtures: every test leaves os.system, signal handlers and the environment as it found them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def child_env(**extra: str) -> Dict[str, str]:
+    """An environment for a child interpreter that imports this checkout's ``shim``.
+
+    ``SHIM_*`` variables of the test run itself are removed so they cannot leak
+    into the child.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIM_")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env.pop("PYTHONWARNINGS", None)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_state() -> Iterator[None]:
+    """Restore os.system, module globals, signal handlers and os.environ after each test."""
+    saved_system = os.system
+    saved_environ = dict(os.environ)
+    saved_handlers = {}
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD, signal.SIGALRM, signal.SIGUSR1, signal.SIGTERM):
+        saved_handlers[sig] = signal.getsignal(sig)
+    yield
+    if "shim._patch" in sys.modules:
+        import shim
+
+        shim.uninstall()
+    os.system = saved_system
+    os.environ.clear()
+    os.environ.update(saved_environ)
+    for sig, handler in saved_handlers.items():
+        if handler is not None:
+            signal.signal(sig, handler)

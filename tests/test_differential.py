@@ -1,0 +1,281 @@
+"""F1-F8: plain ``os.system`` and the shim, side by side, in every mode.
+
+Every case runs twice in fresh interpreters, once with plain ``os.system``
+and once with the shim installed in the mode under test, and everything the
+program can observe is compared (see ``differential.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import List
+
+import pytest
+
+from differential import MODES, Case, compare, run
+
+
+def sort_lines(data: bytes) -> bytes:
+    return b"\n".join(sorted(data.split(b"\n")))
+
+
+CASES: List[Case] = [
+    # --- F6: statuses --------------------------------------------------------------------------
+    Case("exit codes 0-257", "for i in range(258): call('exit %d' % i)"),
+    Case("negative exit", "call('exit -1'); call('exit -255')"),
+    Case("true and false", "call('true'); call('false'); call('/bin/true'); call('/bin/false')"),
+    Case("status of last command", "call('false; true'); call('true; false'); call('false || true')"),
+    Case("signal TERM", "call('kill -TERM $$')"),
+    Case("signal KILL", "call('kill -KILL $$')"),
+    Case("signal HUP in a child", "call('sh -c \"kill -HUP \\\\$\\\\$\"')"),
+    Case("signal SEGV without core", "call('ulimit -c 0; kill -SEGV $$')"),
+    Case("signal SEGV with core", "call('ulimit -c unlimited; kill -SEGV $$')\nnote('core', os.path.exists('core'))"),
+    Case("signal ABRT with core", "call('ulimit -c unlimited; kill -ABRT $$')"),
+    Case("external program killed", "call('/bin/sleep 5 & kill -TERM $!; wait $!; exit $?')"),
+    Case("program killed by signal directly", "call('exec /bin/sleep 5 & sleep 0.1; kill -USR2 $!; wait')"),
+    Case("exec replaces the shell", "call('exec /bin/sh -c \"exit 7\"')"),
+    # --- F3: the shell ---------------------------------------------------------------------------
+    Case("dollar zero", "call('echo $0')"),
+    Case("command not found", "call('no_such_command_xyz')"),
+    Case("command not found with args", "call('no_such_command_xyz --flag arg')"),
+    Case("absolute path not found", "call('/no/such/program')"),
+    Case(
+        "permission denied",
+        "open('noexec', 'w').write('echo hi\\n'); os.chmod('noexec', 0o644); call('./noexec')",
+    ),
+    Case(
+        "script without #! line",
+        "open('script', 'w').write('echo from-script $0 $1\\nexit 5\\n'); os.chmod('script', 0o755);"
+        " call('./script arg')",
+    ),
+    Case(
+        "script with #! line",
+        "open('s2', 'w').write('#!/bin/sh\\necho shebang $0\\n'); os.chmod('s2', 0o755); call('./s2')",
+    ),
+    Case("directory as command", "os.mkdir('adir'); call('./adir')"),
+    Case("syntax error", "call('if then')"),
+    Case("syntax error unterminated quote", "call(\"echo 'oops\")"),
+    Case("unterminated double quote", "call('echo \"oops')"),
+    Case("empty command", "call('')"),
+    Case("blank command", "call('   ')"),
+    Case("newline only", "call('\\n')"),
+    Case("comment only", "call('# nothing')"),
+    Case("leading dash", "call('-x'); call('--version'); call('-c')"),
+    Case("option-like argument", "call('echo -n hi')"),
+    Case("dash builtin echo escapes", "call(\"echo 'a\\\\tb'\")"),
+    Case("printf builtin", "call(\"printf '%s-%d\\\\n' x 5\")"),
+    Case("pipeline", "call('printf \"b\\\\na\\\\n\" | sort')"),
+    Case("redirection to file", "call('echo data > out.txt'); note('file', open('out.txt').read())"),
+    Case("redirection failure", "call('echo x > /no/such/dir/file')"),
+    Case("glob", "open('g1.txt','w'); open('g2.txt','w'); call('echo g*.txt')"),
+    Case("unicode command", "call('echo h\u00e9llo \u2603')"),
+    Case("surrogateescape byte", "call('printf \"%s\" \\udcff | od -An -c')"),
+    Case("bytes command", "call(b'echo bytes; exit 3')"),
+    Case("non-utf8 bytes", "call(b'printf \"\\\\377\\\\376\"')"),
+    Case("long command", "call('echo ' + 'x' * 100000 + ' | wc -c')"),
+    Case("many arguments", "call('echo ' + ' '.join(str(i) for i in range(5000)) + ' | wc -w')"),
+    Case("quotes and spaces", "call('printf \"[%s]\" \"a b\" \\'c  d\\' e\\\\ f')"),
+    Case("environment", "os.environ['SHIM_T_VAR'] = 'v1'; call('echo $SHIM_T_VAR')"),
+    Case("putenv without os.environ", "os.putenv('SHIM_T_PUT', 'p1'); call('echo x${SHIM_T_PUT}x')"),
+    Case("unsetenv", "os.environ['SHIM_T_U']='1'; os.unsetenv('SHIM_T_U'); call('echo x${SHIM_T_U}x')"),
+    Case("working directory", "os.mkdir('sub'); os.chdir('sub'); call('pwd'); call('cd ..; pwd')"),
+    Case("umask", "os.umask(0o027); call('umask')"),
+    Case("rlimit", "import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (100, 100)); call('ulimit -n')"),
+    Case("process group", "call('test \"$(ps -o pgid= -p $$ | tr -d \" \")\" = %d && echo same-pgid' % os.getpgrp())"),
+    Case("parent pid", "call('test $PPID = %d && echo parent-is-python' % os.getpid())"),
+    # --- F1: arguments ---------------------------------------------------------------------------
+    Case("str positional", "call('echo positional')"),
+    Case("command keyword", "call(command='echo keyword')"),
+    Case("bytes keyword", "call(command=b'echo bkeyword')"),
+    Case(
+        "PathLike",
+        "class P:\n    def __fspath__(self): return 'echo pathlike'\ncall(P())\n"
+        "class B:\n    def __fspath__(self): return b'echo bpathlike'\ncall(B())",
+    ),
+    Case("pathlib path", "import pathlib; call(pathlib.Path('/bin/true')); call(pathlib.PurePosixPath('false'))"),
+    Case(
+        "rejected types",
+        "for bad in (1, None, 1.5, bytearray(b'true'), memoryview(b'true'), ['true'], ('true',), object()):\n"
+        "    call(bad)",
+    ),
+    Case(
+        "PathLike returning a bad type",
+        "class P:\n    def __fspath__(self): return 7\ncall(P())",
+    ),
+    Case(
+        "PathLike raising",
+        "class P:\n    def __fspath__(self): raise KeyError('inside')\ncall(P())",
+    ),
+    Case("str subclass", "class S(str): pass\ncall(S('echo sub'))"),
+    Case("bytes subclass", "class S(bytes): pass\ncall(S(b'echo bsub'))"),
+    Case("missing argument", "call()"),
+    Case("two arguments", "call('true', 'false')"),
+    Case("unknown keyword", "call(cmd='true')"),
+    Case("keyword and positional", "call('true', command='true')"),
+    Case("NUL in str", "call('echo a\\0b')"),
+    Case("NUL in bytes", "call(b'echo a\\0b')"),
+    Case("lone surrogate", "call('echo \\ud800')"),
+    # --- F2: audit ---------------------------------------------------------------------------------
+    Case(
+        "audit hook that raises",
+        "import sys\n"
+        "def hook(name, args):\n"
+        "    if name == 'os.system' and b'forbidden' in args[0]:\n"
+        "        raise PermissionError('blocked by hook')\n"
+        "sys.addaudithook(hook)\n"
+        "call('echo forbidden > ran.txt'); call('echo allowed'); note('ran', os.path.exists('ran.txt'))",
+    ),
+    # --- F4: inheritance -------------------------------------------------------------------------
+    Case(
+        "inheritable fd",
+        "r, w = os.pipe(); os.set_inheritable(w, True)\n"
+        "call('echo via-fd >&%d' % w); os.close(w); note('got', os.read(r, 100).decode())",
+    ),
+    Case(
+        "non-inheritable fd",
+        "r, w = os.pipe()\ncall('echo via-fd >&%d' % w); os.close(w); note('got', os.read(r, 100).decode())",
+    ),
+    Case("yes | head -1", "call('yes | head -1')"),
+    Case("ignored signals", "call('grep -E \"^Sig(Ign|Blk|Cgt)\" /proc/self/status')"),
+    Case(
+        "blocked signal mask",
+        "import signal; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1, signal.SIGTERM})\n"
+        "call('grep -E \"^Sig(Ign|Blk)\" /proc/self/status')",
+    ),
+    Case(
+        "caught signals reset by exec",
+        "import signal; signal.signal(signal.SIGUSR1, lambda *a: None); signal.signal(signal.SIGTERM, lambda *a: None)\n"
+        "call('grep -E \"^Sig(Ign|Cgt)\" /proc/self/status')",
+    ),
+    Case(
+        "ignored SIGHUP inherited",
+        "import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN); call('kill -HUP $$; echo survived')",
+    ),
+    Case(
+        "SIGXFSZ ignored",
+        "import resource; old = resource.getrlimit(resource.RLIMIT_FSIZE)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (10, old[1]))\n"
+        "call('head -c 100 /dev/zero > big.bin; echo status=$?')\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, old)",
+    ),
+    # --- F5: signals while the command runs ------------------------------------------------------
+    Case("Ctrl-C to the process group", "call('kill -INT 0; sleep 1; echo not-reached')\nprint('after', flush=True)",
+         new_session=True),
+    Case("SIGQUIT to the process group", "call('ulimit -c 0; kill -QUIT 0; echo not-reached')\nprint('after')",
+         new_session=True),
+    Case(
+        "Ctrl-C with a Python SIGINT handler",
+        "import signal\n"
+        "signal.signal(signal.SIGINT, lambda *a: print('handler ran', flush=True))\n"
+        "call('kill -INT 0; sleep 0.2')\nprint('after')",
+        new_session=True,
+    ),
+    Case(
+        "SIGINT already ignored",
+        "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+        "call('kill -INT 0; echo survived; grep SigIgn /proc/self/status')",
+        new_session=True,
+    ),
+    Case("SIGINT to the caller only", "call('kill -INT $PPID; sleep 0.3; echo cmd-done')\nprint('after')"),
+    Case(
+        "SIGCHLD ignored",
+        "import signal; signal.signal(signal.SIGCHLD, signal.SIG_IGN); call('exit 3'); call('echo still')",
+    ),
+    Case(
+        "SIGCHLD handler",
+        "import signal; signal.signal(signal.SIGCHLD, lambda *a: print('chld', flush=True))\n"
+        "call('echo cmd; sleep 0.1'); print('after', flush=True)",
+    ),
+    Case(
+        "SIGALRM handler that raises",
+        "import signal\n"
+        "def h(*a):\n    print('alarm', flush=True); raise RuntimeError('alarm raised')\n"
+        "signal.signal(signal.SIGALRM, h); signal.setitimer(signal.ITIMER_REAL, 0.2)\n"
+        "call('sleep 0.6; echo cmd-finished')\nprint('after', flush=True)",
+    ),
+    Case(
+        "SIGUSR1 handler runs after the command",
+        "import signal\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: print('usr1', flush=True))\n"
+        "call('kill -USR1 $PPID; sleep 0.2; echo cmd-finished')",
+    ),
+    Case(
+        "SIGTERM with default action kills the caller",
+        "call('kill -TERM $PPID; sleep 0.5; echo cmd')\nprint('not reached')",
+        read_stdin_after=False,
+    ),
+    Case(
+        "os.system in a signal handler",
+        "import signal\n"
+        "signal.signal(signal.SIGUSR1, lambda *a: call('echo nested'))\n"
+        "call('kill -USR1 $PPID; echo outer')",
+    ),
+    # --- F7: stdio ---------------------------------------------------------------------------------
+    Case("buffered python output", "import sys; sys.stdout.write('before '); call('echo cmd'); print('after')"),
+    Case(
+        "buffered python stderr",
+        "import sys; sys.stderr.write('e-before '); call('echo cmd-err >&2'); sys.stderr.write('e-after')",
+    ),
+    Case("stderr merged ordering", "call('echo 1; echo 2 >&2; echo 3; echo 4 >&2')", merged=True),
+    Case("stderr merged with python output", "print('py1'); call('echo cmd >&2'); print('py2')", merged=True),
+    Case("stdin read by the command", "call('read x; echo got:$x')", stdin=b"line1\nline2\nline3\n"),
+    Case("stdin untouched", "call('true')", stdin=b"keep all of this\n"),
+    Case("stdin consumed by cat", "call('cat')", stdin=b"everything\n"),
+    Case("stdin partially read by head", "call('head -c 3')", stdin=b"abcdefgh"),
+    Case("stdout closed", "os.close(1); call('echo x; echo rc=$? >&2')"),
+    Case("stderr closed", "os.close(2); call('echo x >&2; echo rc=$?')"),
+    Case("stdin closed", "os.close(0); call('cat; echo rc=$?')", read_stdin_after=False),
+    Case(
+        "binary output",
+        "open('r.bin', 'wb').write(bytes(range(256)) * 64); call('cat r.bin; cat r.bin >&2')",
+    ),
+    Case("no final newline", "call('printf partial')"),
+    Case("carriage returns", "call('printf \"10%%\\\\r50%%\\\\r100%%\\\\n\"')"),
+    Case("large output", "call('head -c 3000000 /dev/zero | tr \"\\\\0\" x')"),
+    Case("background process keeps output", "call('(sleep 0.3; echo late) & echo early')\nprint('after', flush=True)",
+         normalize=None),
+    # --- F8: threads -------------------------------------------------------------------------------
+    Case(
+        "concurrent calls from threads",
+        "import threading, time\n"
+        "t0 = time.monotonic()\n"
+        "threads = [threading.Thread(target=call, args=('sleep 0.5; echo t%d' % i,)) for i in range(4)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "note('parallel', time.monotonic() - t0 < 1.5)\n"
+        "_results.sort()",
+        normalize=sort_lines,
+    ),
+    Case(
+        "python thread runs while the command runs",
+        "import threading, time\n"
+        "ticks = []\n"
+        "t = threading.Thread(target=lambda: [ticks.append(time.sleep(0.05)) for _ in range(5)]); t.start()\n"
+        "call('sleep 0.5'); t.join(); note('ticks', len(ticks))",
+    ),
+]
+
+
+@pytest.mark.parametrize("mode", list(MODES), ids=list(MODES))
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_same_as_plain_os_system(case: Case, mode: str, tmp_path: Path) -> None:
+    """The shim gives the program exactly what plain os.system gives it."""
+    workdir = tmp_path / "w"
+    workdir.mkdir()
+    plain = run(case, None, str(workdir))
+    shutil.rmtree(workdir)
+    workdir.mkdir()
+    shimmed = run(case, MODES[mode], str(workdir))
+    problems = compare(case, plain, shimmed)
+    assert not problems, "\n".join(problems)
+
+
+def test_enough_distinct_situations() -> None:
+    """The suite covers at least 60 distinct commands and situations."""
+    assert len({c.name for c in CASES}) == len(CASES) >= 60
+
+
+def test_cases_exercise_os_system() -> None:
+    """Every case calls os.system at least once (a case that never calls it would compare nothing)."""
+    assert all("call(" in c.code for c in CASES)
