@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from typing import Any, Dict, Iterator, Optional
+# Annotations only: `typing` costs milliseconds at start-up (mypy treats a
+# module-level TYPE_CHECKING like typing's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, Optional
 
 from shim import _config, _startup
+from shim.exceptions import ConfigError
 
 __all__ = ["install", "install_settings", "installed", "is_installed", "uninstall"]
 
@@ -20,6 +24,7 @@ def install(
     audit: Optional[str] = None,
     log: Optional[str] = None,
     redact: Optional[Any] = None,
+    **unknown: Any,
 ) -> None:
     """Route every ``os.system`` call through ``subprocess.Popen``.
 
@@ -30,6 +35,11 @@ def install(
     variable that no keyword overrides prints one line on stderr and leaves
     ``os.system`` untouched.
     """
+    if unknown:
+        raise ConfigError(
+            f"unknown option {sorted(unknown)[0]!r}; accepted options: "
+            f"{', '.join(sorted(_config.VARIABLES))}"
+        )
     options = {
         "capture": capture,
         "capture_limit": capture_limit,
@@ -84,20 +94,24 @@ def is_installed() -> bool:
     return bool(patch is not None and patch.is_installed())  # type: ignore[attr-defined]
 
 
-@contextlib.contextmanager
-def installed(**options: Any) -> Iterator[None]:
+class installed:  # noqa: N801 - used like a function: `with shim.installed(...):`
     """Install for the duration of a ``with`` block, then put things back.
 
     If the shim was already installed, its previous settings are restored
     on exit instead of uninstalling it.
     """
-    patch = sys.modules.get("shim._patch")
-    previous = patch.active_settings() if patch is not None else None  # type: ignore[attr-defined]
-    install(**options)
-    try:
-        yield
-    finally:
-        if previous is not None:
-            install_settings(previous.as_dict(), source="restore")
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._previous: Optional[_config.Settings] = None
+
+    def __enter__(self) -> None:
+        patch = sys.modules.get("shim._patch")
+        self._previous = patch.active_settings() if patch is not None else None  # type: ignore[attr-defined]
+        install(**self._options)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._previous is not None:
+            install_settings(self._previous.as_dict(), source="restore")
         else:
             uninstall()

@@ -10,7 +10,11 @@ cost start-up time in every process.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Mapping, Optional, Tuple
+# Annotations only: `typing` costs milliseconds at start-up (mypy treats a
+# module-level TYPE_CHECKING like typing's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Mapping, Optional, Tuple
 
 from shim.exceptions import ConfigError
 

@@ -30,6 +30,10 @@ __all__ = ["active_settings", "install", "is_installed", "uninstall"]
 
 ORIGINAL: Callable[..., int] = getattr(sys.modules[os.name], "system")
 
+# wrapt 2 renamed the base of its proxies (FunctionWrapper is no longer an
+# ObjectProxy); either way it is the type that has a settable __wrapped__.
+_PROXY_BASE: Any = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
 _lock = threading.RLock()
 _settings: Optional[Settings] = None
 _proxy: Optional[wrapt.FunctionWrapper] = None
@@ -86,7 +90,7 @@ def _is_plain(obj: Any) -> bool:
 def _chain(obj: Any) -> List[Any]:
     """``obj`` and everything under it through wrapt's ``__wrapped__``."""
     chain = [obj]
-    while isinstance(chain[-1], wrapt.ObjectProxy) and len(chain) < 100:
+    while isinstance(chain[-1], _PROXY_BASE) and len(chain) < 100:
         chain.append(chain[-1].__wrapped__)
     return chain
 
@@ -129,7 +133,7 @@ def _take_off() -> None:
         os.system = proxy.__wrapped__
         return
     for link in _chain(os.system):
-        if isinstance(link, wrapt.ObjectProxy) and link.__wrapped__ is proxy:
+        if isinstance(link, _PROXY_BASE) and link.__wrapped__ is proxy:
             link.__wrapped__ = proxy.__wrapped__
             return
     # Wrapped by something opaque: our proxy stays, but passes calls through

@@ -16,6 +16,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+
+# The C module: signal.getsignal/signal.signal wrap every value in an enum,
+# which costs more than the rest of the bookkeeping of a call together.
+import _signal
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -103,15 +107,15 @@ def _hold_signals() -> bool:
             return True
         for sig in _SWAPPABLE:
             try:
-                old = signal.getsignal(sig)
+                old = _signal.getsignal(sig)
             except (OSError, ValueError):  # pragma: no cover - defensive
                 continue
             if sig in _INTERRUPTS:
-                if old is signal.SIG_IGN or old is None:
+                if old == _signal.SIG_IGN or old is None:
                     continue
-                signal.signal(sig, _ignore_interrupt)
+                _signal.signal(sig, _ignore_interrupt)
             elif callable(old):
-                signal.signal(sig, _defer)
+                _signal.signal(sig, _defer)
             else:
                 continue
             _saved[sig] = old
@@ -133,7 +137,7 @@ def _release_signals() -> None:
         while _saved:
             sig, old = _saved.popitem()
             try:
-                signal.signal(sig, old)
+                _signal.signal(sig, old)
             except (OSError, ValueError, TypeError):  # pragma: no cover - defensive
                 pass
         pending = sorted(_deferred)

@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, Optional
+# Annotations only: `typing` costs milliseconds at start-up (mypy treats a
+# module-level TYPE_CHECKING like typing's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 __all__ = ["arm", "main", "placeholder"]
 

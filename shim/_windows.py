@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ntpath
 import subprocess
-from typing import Mapping, Tuple
+from typing import Any, Callable, Mapping, Tuple
 
 __all__ = ["command_line", "comspec", "run"]
 
@@ -30,16 +30,18 @@ def command_line(command: str, environ: Mapping[str, str]) -> Tuple[str, str]:
     return program, f"{program} /c {command}"
 
 
-def run(command: str, environ: Mapping[str, str]) -> int:  # pragma: no cover - Windows only
+def run(command: str, environ: Mapping[str, str], *, spawn: Callable[..., Any] = subprocess.Popen) -> int:
     """Run ``command`` as ``_wsystem`` does and return its exit code.
 
     -1 when the interpreter cannot be started, as ``_wsystem`` returns.
+    ``spawn`` is ``subprocess.Popen``; it is a parameter so that this logic
+    can be checked on a machine without Windows.
     """
     program, line = command_line(command, environ)
     try:
         # spawnve takes an absolute COMSPEC as it is; "cmd.exe" is searched for.
         executable = program if ntpath.isabs(program) else None
-        proc = subprocess.Popen(line, executable=executable, close_fds=False)
+        proc = spawn(line, executable=executable, close_fds=False)
     except OSError:
         return -1
-    return proc.wait()
+    return int(proc.wait())

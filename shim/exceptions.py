@@ -6,7 +6,11 @@ already, so switching the shim on breaks no existing ``except`` clause.
 
 from __future__ import annotations
 
-from typing import Optional
+# Annotations only: `typing` costs milliseconds at start-up (mypy treats a
+# module-level TYPE_CHECKING like typing's).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 __all__ = ["ConfigError", "ShellRequiredError", "ShimError", "ShimWarning"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -257,16 +257,28 @@ CASES: List[Case] = [
 ]
 
 
+_plain_runs: Dict[str, Dict[str, Any]] = {}
+
+
+def _fresh(workdir: Path) -> Path:
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    return workdir
+
+
 @pytest.mark.parametrize("mode", list(MODES), ids=list(MODES))
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_same_as_plain_os_system(case: Case, mode: str, tmp_path: Path) -> None:
+def test_same_as_plain_os_system(case: Case, mode: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     """The shim gives the program exactly what plain os.system gives it."""
-    workdir = tmp_path / "w"
-    workdir.mkdir()
-    plain = run(case, None, str(workdir))
-    shutil.rmtree(workdir)
-    workdir.mkdir()
-    shimmed = run(case, MODES[mode], str(workdir))
+    # One working directory per case, reused by every run of that case in
+    # this process, so that paths the command prints are the same; the plain
+    # run is made once per case and compared with each mode.
+    workdir = tmp_path_factory.getbasetemp() / "differential" / str(CASES.index(case))
+    if case.name not in _plain_runs:
+        _plain_runs[case.name] = run(case, None, str(_fresh(workdir)))
+    plain = _plain_runs[case.name]
+    shimmed = run(case, MODES[mode], str(_fresh(workdir)))
     problems = compare(case, plain, shimmed)
     assert not problems, "\n".join(problems)
 
