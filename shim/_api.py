@@ -49,8 +49,16 @@ def install(
         "redact": redact,
     }
     given = _config.from_kwargs(options)
+    if "redact" in given:
+        from shim import _redact
+
+        _redact.compile_patterns(given["redact"], "redact")
     try:
         settings = _config.from_env(_env_not_overridden(given))
+        if "redact" in settings:
+            from shim import _redact
+
+            _redact.compile_patterns(settings["redact"], "SHIM_REDACT")
     except ValueError as exc:
         _startup._say(f"{exc}; running without the shim")
         return
@@ -79,6 +87,9 @@ def install_settings(values: Dict[str, Any], *, source: str) -> None:
 def uninstall() -> None:
     """Restore the original ``os.system`` and every global rebound to the shim."""
     patch = sys.modules.get("shim._patch")
+    trail = sys.modules.get("shim._trail")
+    if trail is not None:
+        trail.reset()  # type: ignore[attr-defined]
     if patch is not None:
         patch.uninstall()  # type: ignore[attr-defined]
     elif _startup.pending() or os.system is _startup.placeholder:

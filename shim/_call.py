@@ -70,6 +70,7 @@ class Call:
         "site",
         "started",
         "status",
+        "t0",
     )
 
     def __init__(self, command: bytes) -> None:
@@ -78,6 +79,7 @@ class Call:
         self.shell = True
         self.shell_reason: Optional[str] = None
         self.started = time.time()
+        self.t0 = time.monotonic()
         self.duration = 0.0
         self.status = _status.WAIT_FAILED
         self.cwd: Optional[str] = None
@@ -98,7 +100,8 @@ def call_site() -> Optional[Tuple[str, int, str]]:
         filename = frame.f_code.co_filename
         directory = os.path.dirname(os.path.abspath(filename)) if filename else ""
         if directory != _SHIM_DIR and not (wrapt_dir and directory == wrapt_dir):
-            return filename, frame.f_lineno, frame.f_code.co_name
+            code = frame.f_code
+            return filename, frame.f_lineno, getattr(code, "co_qualname", code.co_name)
         frame = frame.f_back  # type: ignore[assignment]
     return None
 
@@ -151,7 +154,7 @@ def perform(command: bytes, settings: Settings) -> int:
 
     def finish(status: int) -> None:
         call.status = status
-        call.duration = time.time() - call.started
+        call.duration = time.monotonic() - call.t0
         if wants_record:
             call.captured = _capture.result(stdio)
             _trail.publish(call, settings)

@@ -123,7 +123,12 @@ def _audit(name: str, value: object) -> str:
         path = os.fsdecode(path)
     if not path or "\0" in path:
         raise _bad(name, value, "a file path")
-    return path
+    # Relative to where the program started, not to wherever it has chdir'ed
+    # by the time of its first call.
+    try:
+        return os.path.abspath(path)
+    except OSError:  # the working directory is gone
+        return path
 
 
 def _redact(name: str, value: object) -> Tuple[str, ...]:

@@ -62,8 +62,28 @@ class Stdio:
 _PASS_THROUGH = Stdio()
 
 
+class _ShellWouldDie(BaseException):
+    """SIGINT/SIGQUIT reached the caller while a program runs without a shell."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+# Set while the main thread waits for a program started without /bin/sh.
+_direct_wait = False
+
+
 def _ignore_interrupt(signum: int, frame: Any) -> None:
-    """Swallow SIGINT/SIGQUIT in the caller while a command runs."""
+    """Swallow SIGINT/SIGQUIT in the caller while a command runs.
+
+    Under ``/bin/sh`` a non-interactive shell dies of the signal at once
+    (its disposition is the default again), whatever the program does with
+    it.  When the program runs without the shell, that death is reproduced:
+    the wait ends here and the call returns the shell's status.
+    """
+    if _direct_wait:
+        raise _ShellWouldDie(signum)
 
 
 _Handler = Any
@@ -178,6 +198,54 @@ def _wait(pid: int) -> int:
         return status
 
 
+def _as_under_shell(status: int) -> int:
+    """The status ``/bin/sh`` would have returned for a program that ended with ``status``.
+
+    dash forks the program even for a single command, so a program killed
+    by a signal makes the shell print the signal's description on stderr
+    (not for SIGINT and SIGPIPE) and exit with 128 + the signal number.
+    """
+    sig = _status.term_signal(status)
+    if sig is None:
+        return status
+    if sig not in (signal.SIGINT, signal.SIGPIPE):
+        text = signal.strsignal(sig) or f"Unknown signal {sig}"
+        if _status.core_dumped(status):
+            text += " (core dumped)"
+        try:
+            os.write(2, text.encode() + b"\n")
+        except OSError:
+            pass
+    return (128 + sig) << 8
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
+
+
+def _wait_direct(pid: int) -> int:
+    """Wait for a program started without the shell; return the shell's status."""
+    global _direct_wait
+    main = threading.current_thread() is threading.main_thread()
+    _direct_wait = main
+    try:
+        status = _wait(pid)
+    except _ShellWouldDie as death:
+        # The shell would have died of the signal, leaving the program
+        # running on its own: return "killed by SIGINT/SIGQUIT" now (no core
+        # file is written for the shell that is not there) and collect the
+        # program whenever it ends, as init would have.
+        threading.Thread(target=_reap, args=(pid,), name="shim-reaper", daemon=True).start()
+        return death.signum
+    finally:
+        if main:
+            _direct_wait = False
+    return status if status == _status.WAIT_FAILED else _as_under_shell(status)
+
+
 def run(
     argv: Sequence[bytes],
     executable: bytes,
@@ -225,7 +293,7 @@ def run(
         status = _status.WAIT_FAILED
         try:
             stdio.spawned()
-            status = _wait(proc.pid)
+            status = _wait_direct(proc.pid) if direct else _wait(proc.pid)
             stdio.exited()
             # Popen must not try to reap the child a second time.
             proc.returncode = _status.returncode(status)

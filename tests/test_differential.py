@@ -173,6 +173,22 @@ CASES: List[Case] = [
         new_session=True,
     ),
     Case(
+        "Ctrl-C while a program that catches SIGINT runs",
+        "import sys\n"
+        "prog = ('import os, signal, time; signal.signal(signal.SIGINT, lambda *a: print(1, flush=True));'\n"
+        "        ' os.killpg(0, signal.SIGINT); time.sleep(0.3); print(2, flush=True)')\n"
+        "call(sys.executable + ' -c \"' + prog + '\"')\nprint('after', flush=True)",
+        new_session=True,
+        normalize=sort_lines,
+    ),
+    Case(
+        "program killed by a signal, no shell syntax",
+        "import sys\n"
+        "call(sys.executable + ' -c \"import os, signal; os.kill(os.getpid(), signal.SIGTERM)\"')\n"
+        "call(sys.executable + ' -c \"import os, signal; os.kill(os.getpid(), signal.SIGINT)\"')\n"
+        "call('sleep 5 & kill -KILL $!; wait')",
+    ),
+    Case(
         "SIGINT already ignored",
         "import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
         "call('kill -INT 0; echo survived; grep SigIgn /proc/self/status')",
