@@ -1,0 +1,431 @@
+r"""Masking secrets in what the shim logs and audits (never in what it runs).
+
+A :class:`Redactor` finds the spans of a text that look like secrets and
+replaces each with ``***``.  The built-in rules:
+
+* ``NAME=value`` words whose name contains ``pass``, ``pwd``, ``token``,
+  ``secret`` or ``key`` (any case): ``DB_PASSWORD=x``, ``--api-key=x``,
+  ``-Ddb.password=x``, ``?token=x`` in a URL;
+* ``--password value`` and other options taking their value as the next word,
+  when the last part of the option's name says it is a secret (``--token``,
+  ``--client-secret``, ``-passin``; not ``--password-file``, not
+  ``--no-password``);
+* ``scheme://user:password@host``: the password;
+* ``Authorization: Bearer x`` and headers such as ``X-Api-Key: x``;
+* short options that carry a password for the programs that use them:
+  ``-pSECRET`` and ``-p SECRET`` for the MySQL and MariaDB clients, ``sshpass``
+  and ``7z``; ``-P SECRET`` for ``zip`` and ``unzip``; ``-u user:password``
+  for ``curl``.  ``-p`` is left alone elsewhere: ``mkdir -p DIR`` and
+  ``ssh -p 22`` are far more common than a password.
+
+Extra patterns (``SHIM_REDACT`` / ``redact=``) run first, on the original
+text.  A pattern without capturing groups masks its whole match; a pattern
+with groups masks what each group matched and keeps the rest, so
+``--user-pin (\S+)`` keeps ``--user-pin`` and hides the value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Iterator, List, Optional, Pattern, Sequence, Tuple
+
+from shim.exceptions import ConfigError
+
+__all__ = ["MASK", "Redactor", "compile_patterns", "render", "render_str", "secret_option"]
+
+MASK = "***"
+
+Span = Tuple[int, int]
+
+#: A shell word, quotes included; a quote that is not closed runs to the end
+#: of the line, which masks too much rather than too little.
+_WORD = r"""(?:'[^'\n]*'?|"(?:\\.|[^"\\\n])*"?|\\.|[^\s'"\\&;|<>()`])+"""
+#: The value of a secret: a quoted string, or a run up to a space, a quote or
+#: a shell operator, plus a quoted part that ends the word (``pw'a b'``).
+#: Not any shell word: in ``"x token=abc"; ls`` the quote after the value
+#: closes an outer string.
+_VALUE = (
+    r"""(?:'[^'\n]*'?|"(?:\\.|[^"\\\n])*"?"""
+    r"""|(?:\\.|[^\s'"\\&;|<>()`])+(?:(?:'[^'\n]*'|"(?:\\.|[^"\\\n])*")(?=[\s;&|)]|\Z))?)"""
+)
+#: A value in program output: a quoted string or a run up to a delimiter.
+_OUTPUT_VALUE = r"""(?:'[^'\n]*'?|"[^"\n]*"?|[^\s'"&,;]+)"""
+
+_NAME_HINT = re.compile(r"pass|pwd|token|secret|key", re.IGNORECASE)
+
+#: Last parts of an option name (split at ``-``, ``_`` and ``.``) whose next
+#: word is a secret.
+_SECRET_LAST_PARTS = frozenset(
+    (
+        "apikey",
+        "auth",
+        "credential",
+        "credentials",
+        "key",
+        "pass",
+        "passin",
+        "passout",
+        "passphrase",
+        "passwd",
+        "password",
+        "pw",
+        "pwd",
+        "secret",
+        "token",
+    )
+)
+_SECRET_INSIDE = ("password", "passwd", "secret", "token", "apikey")
+
+
+def _assignment(value: str) -> Pattern[str]:
+    # NAME=value, also --name=value and -Dname=value; the lookbehind keeps
+    # "x.token=1" inside a longer word from matching halfway.
+    return re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)=(" + value + ")")
+
+
+def _separate(value: str) -> Pattern[str]:
+    # The value is captured inside a lookahead so that it can itself be the
+    # next option: "--password --token x" still masks "x".
+    return re.compile(r"""(?<![^\s'"(])(['"]?)(-{1,2}[A-Za-z][\w.-]*)\1[ \t]+(?=(""" + value + "))")
+
+
+_URL_PASSWORD = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/@:'\"]*:([^\s/'\"]*)@")
+# A header-like "Name: value"; the name is checked in Python, which is much
+# faster than an alternation after a repeated character class.
+_HEADER = re.compile(
+    r"(?<![\w-])([\w-]+)[ \t]*:[ \t]*(?:(?:bearer|basic|token|digest|negotiate)[ \t]+)?"
+    r"('[^'\n]*'|\"[^\"\n]*\"|[^\s'\"]+)",
+    re.IGNORECASE,
+)
+_HEADER_NAME = re.compile(
+    r"(?:proxy-)?authorization\Z|.*(?:token|secret|passw(?:or)?d|api[-_]?key)", re.IGNORECASE
+)
+
+_COMMAND_ASSIGNMENT = _assignment(_VALUE)
+_COMMAND_SEPARATE = _separate(_VALUE)
+_OUTPUT_ASSIGNMENT = _assignment(_OUTPUT_VALUE)
+_OUTPUT_SEPARATE = _separate(_OUTPUT_VALUE)
+
+# Words of a shell command, roughly: enough to tell which program an option
+# belongs to.  Separators start a new command; a redirection's target is not
+# an argument.
+_TOKEN = re.compile(
+    r"""(?P<space>[ \t]+|\\\n)"""
+    r"""|(?P<sep>\n|&&|\|\||;;|[|&;()`]|\$\()"""
+    r"""|(?P<redir>\d*(?:<<-?|>>|<>|>&|<&|&>>?|>\||[<>]))"""
+    r"""|(?P<word>""" + _WORD + ")"
+    r"""|(?P<other>.)""",
+    re.DOTALL,
+)
+_UNQUOTE = re.compile(r"""['"\\]""")
+#: Every built-in rule needs one of these (lower-cased) in the text; most
+#: commands and most lines of output have none.  Substring tests are much
+#: faster than any regular expression here.
+_HINTS = (
+    "pass",
+    "pw",
+    "token",
+    "secret",
+    "key",
+    "auth",
+    "credential",
+    "@",
+    "mysql",
+    "mariadb",
+    "7z",
+    "zip",
+    "curl",
+)
+
+
+_PROGRAM_HINTS = ("mysql", "mariadb", "sshpass", "7z", "zip", "curl")
+
+
+def _hinted(text: str) -> bool:
+    lowered = text.lower()
+    return any(hint in lowered for hint in _HINTS)
+
+
+def _hinted_lines(text: str) -> Iterator[Tuple[int, str]]:
+    """The lines of ``text`` holding a hint, with their offsets."""
+    lowered = text.lower()
+    starts = set()
+    for hint in _HINTS:
+        position = lowered.find(hint)
+        while position >= 0:
+            start = lowered.rfind("\n", 0, position) + 1
+            starts.add(start)
+            end = lowered.find("\n", position)
+            if end < 0:
+                break
+            position = lowered.find(hint, end)
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        yield start, text[start : (len(text) if end < 0 else end + 1)]
+
+
+_PASSWORD_SHORT = re.compile(r"(?:mysql\w*|mariadb[\w-]*|sshpass|7z[ar]?)\Z")
+_ZIP = frozenset(("zip", "unzip", "zipcloak", "funzip"))
+_CURL_USER = ("-u", "--user", "-U", "--proxy-user")
+
+
+def compile_patterns(
+    patterns: Iterable[str], name: str = "SHIM_REDACT / redact"
+) -> List[Pattern[str]]:
+    """Compile the extra patterns; :class:`ConfigError` names ``name`` for a bad one."""
+    return [_compile(pattern, name) for pattern in patterns]
+
+
+def _compile(pattern: str, name: str) -> Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(
+            f"{name}: {pattern!r} is not a valid regular expression ({exc}); accepted values: "
+            "regular expressions (';'-separated in SHIM_REDACT, a list for redact=; "
+            "write a literal ';' as \\x3b)"
+        ) from None
+
+
+def secret_option(name: str) -> bool:
+    """Whether the word after the option ``name`` (dashes included) is a secret."""
+    bare = name.lstrip("-").lower()
+    if len(bare) < 2 or bare.startswith(("no-", "no_")):
+        return False
+    last = bare
+    for separator in "-_.":
+        last = last.rpartition(separator)[2]
+    if last in _SECRET_LAST_PARTS:
+        return True
+    # "-pSECRET" is a short option with its value attached, not a name.
+    return name.startswith("--") and any(hint in last for hint in _SECRET_INSIDE)
+
+
+def _merge(spans: Iterable[Span]) -> List[Span]:
+    merged: List[Span] = []
+    for start, end in sorted(s for s in spans if s[1] > s[0]):
+        if merged and start <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _apply(text: str, spans: Iterable[Span], secrets: Optional[List[str]]) -> str:
+    merged = _merge(spans)
+    if not merged:
+        return text
+    parts = []
+    position = 0
+    for start, end in merged:
+        parts.append(text[position:start])
+        parts.append(MASK)
+        if secrets is not None:
+            secrets.append(text[start:end])
+        position = end
+    parts.append(text[position:])
+    return "".join(parts)
+
+
+def _rule_spans(text: str, assignment: Pattern[str], separate: Pattern[str]) -> Iterator[Span]:
+    if "=" in text:
+        for match in assignment.finditer(text):
+            if _NAME_HINT.search(match.group(1)):
+                yield match.span(2)
+    if "-" in text:
+        for match in separate.finditer(text):
+            if secret_option(match.group(2)):
+                yield match.span(3)
+    if "://" in text:
+        for match in _URL_PASSWORD.finditer(text):
+            yield match.span(1)
+    if ":" in text:
+        for match in _HEADER.finditer(text):
+            if _HEADER_NAME.match(match.group(1)):
+                yield match.span(2)
+
+
+class _ProgramRules:
+    """Short options that carry a password for the program being run."""
+
+    __slots__ = ("pending", "short", "user")
+
+    def __init__(self, program: str) -> None:
+        self.short: Optional[str] = None
+        self.user = False
+        if _PASSWORD_SHORT.match(program):
+            self.short = "-p"
+        elif program in _ZIP:
+            self.short = "-P"
+        elif program == "curl":
+            self.user = True
+        # What the next word is: "value" (all of it is secret), "user"
+        # (the part after the first colon is), or None.
+        self.pending: Optional[str] = None
+
+    def active(self) -> bool:
+        return self.short is not None or self.user
+
+    def word(self, word: str) -> Optional[Span]:
+        """Return the span of ``word`` (unquoted text) to mask, if any."""
+        pending, self.pending = self.pending, None
+        if pending == "value":
+            return 0, len(word)
+        if pending == "user":
+            return _after_colon(word, 0)
+        if self.short is not None and word.startswith(self.short):
+            if word == self.short:
+                self.pending = "value"
+                return None
+            return len(self.short), len(word)
+        if self.user:
+            if word in _CURL_USER:
+                self.pending = "user"
+                return None
+            for option in ("--user=", "--proxy-user="):
+                if word.startswith(option):
+                    return _after_colon(word, len(option))
+            if word.startswith(("-u", "-U")) and not word.startswith("--"):
+                return _after_colon(word, 2)
+        return None
+
+
+def _after_colon(word: str, start: int) -> Optional[Span]:
+    colon = word.find(":", start)
+    return (colon + 1, len(word)) if colon >= 0 else None
+
+
+def _basename(word: str) -> str:
+    return word.rsplit("/", 1)[-1]
+
+
+def _command_program_spans(text: str) -> Iterator[Span]:
+    """Spans hidden by the program-specific rules in a shell command.
+
+    The rules of a program apply to the words after it up to the end of
+    its simple command.  Any word naming such a program counts, not only
+    the first, so ``sudo -u bob mysql -pX`` and ``env A=1 mysql -pX`` are
+    covered without knowing every wrapper's options.
+    """
+    rules: Optional[_ProgramRules] = None
+    after_redirection = False
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind in ("space", "other"):
+            continue
+        if kind == "sep":
+            after_redirection, rules = False, None
+            continue
+        if kind == "redir":
+            after_redirection = True
+            continue
+        if after_redirection:
+            after_redirection = False
+            continue
+        raw = match.group()
+        word = _UNQUOTE.sub("", raw)
+        if rules is not None:
+            span = rules.word(word)
+            if span is not None:
+                yield _raw_span(raw, word, span, match.start())
+                continue
+        found = _ProgramRules(_basename(word))
+        if found.active():
+            rules = found
+
+
+def _raw_span(raw: str, word: str, span: Span, offset: int) -> Span:
+    """Map a span of the unquoted word back onto the raw text (approximately)."""
+    if raw == word:
+        return offset + span[0], offset + span[1]
+    # Quoted: hide from the same prefix length on, up to a closing quote.
+    start = offset + span[0] + (1 if raw[:1] in "'\"" else 0)
+    end = offset + len(raw) - (1 if raw[-1:] in "'\"" and len(raw) > 1 else 0)
+    return (start, max(start, end)) if span[1] > span[0] else (start, start)
+
+
+def _custom_spans(patterns: Sequence[Pattern[str]], text: str) -> Iterator[Span]:
+    for pattern in patterns:
+        groups = pattern.groups
+        for match in pattern.finditer(text):
+            if groups:
+                for index in range(1, groups + 1):
+                    if match.start(index) >= 0:
+                        yield match.span(index)
+            else:
+                yield match.span()
+
+
+class Redactor:
+    """The built-in rules plus the extra patterns of one configuration."""
+
+    __slots__ = ("patterns",)
+
+    def __init__(self, patterns: Sequence[Pattern[str]] = ()) -> None:
+        self.patterns = tuple(patterns)
+
+    def command(self, text: str, secrets: Optional[List[str]] = None) -> str:
+        """Mask the secrets in ``text``, a shell command.
+
+        The masked originals are appended to ``secrets`` when given.
+        """
+        spans = list(_custom_spans(self.patterns, text))
+        lowered = text.lower()
+        if any(hint in lowered for hint in _PROGRAM_HINTS):
+            spans.extend(_command_program_spans(text))
+        if any(hint in lowered for hint in _HINTS):
+            spans.extend(_rule_spans(text, _COMMAND_ASSIGNMENT, _COMMAND_SEPARATE))
+        return _apply(text, spans, secrets)
+
+    def argv(self, argv: Sequence[str], secrets: Optional[List[str]] = None) -> List[str]:
+        """Mask the secrets in an argument list; the word after a secret option is masked whole."""
+        if not self.patterns and not any(_hinted(arg) for arg in argv):
+            return list(argv)
+        rules: Optional[_ProgramRules] = None
+        result = []
+        secret_next = False
+        for arg in argv:
+            spans: List[Span] = list(_custom_spans(self.patterns, arg))
+            if secret_next:
+                spans.append((0, len(arg)))
+            span = rules.word(arg) if rules is not None else None
+            if span is not None:
+                spans.append(span)
+            else:
+                found = _ProgramRules(_basename(arg))
+                if found.active():
+                    rules = found
+            spans.extend(_rule_spans(arg, _COMMAND_ASSIGNMENT, _COMMAND_SEPARATE))
+            secret_next = arg.startswith("-") and "=" not in arg and secret_option(arg)
+            result.append(_apply(arg, spans, secrets))
+        return result
+
+    def output(self, text: str, secrets: Optional[List[str]] = None) -> str:
+        """Mask the secrets in captured output (no program-specific rules)."""
+        spans = list(_custom_spans(self.patterns, text))
+        # Line by line: the built-in rules never span lines, and most lines
+        # of a long output hold no hint at all.
+        for offset, line in _hinted_lines(text):
+            spans.extend(
+                (offset + start, offset + end)
+                for start, end in _rule_spans(line, _OUTPUT_ASSIGNMENT, _OUTPUT_SEPARATE)
+            )
+        return _apply(text, spans, secrets)
+
+
+def render(data: bytes) -> str:
+    r"""Decode bytes for logs and records: UTF-8, other bytes as ``\xNN``."""
+    return data.decode("utf-8", "backslashreplace")
+
+
+def render_str(text: str) -> str:
+    """Make a ``str`` that may hold lone surrogates (file names) encodable."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return render(text.encode("utf-8", "surrogateescape"))
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
