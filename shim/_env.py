@@ -12,6 +12,7 @@ from typing import Optional, Tuple
 
 __all__ = [
     "GLIBC_VERSION",
+    "SHELL_IS_DASH",
     "IS_POSIX",
     "IS_WINDOWS",
     "SHELL_NAME",
@@ -48,3 +49,17 @@ GLIBC_VERSION = _glibc_version() if IS_POSIX else None
 #: command starting with ``-`` is not read as an option.  musl, macOS and
 #: older glibc run ``sh -c command``.  We match the C library in use.
 SYSTEM_PASSES_DASHDASH = GLIBC_VERSION is not None and GLIBC_VERSION >= (2, 38)
+
+
+def _shell_is_dash() -> bool:
+    try:
+        target = os.path.realpath(SHELL_PATH)
+    except (OSError, ValueError):
+        return False
+    return os.path.basename(target).startswith(b"dash")
+
+
+#: Whether /bin/sh is dash (Debian, Ubuntu).  Running a command without the
+#: shell reproduces dash's behaviour (its signal reports, the environment it
+#: passes on), so ``shell="auto"`` only skips the shell when it is dash.
+SHELL_IS_DASH = IS_POSIX and _shell_is_dash()
