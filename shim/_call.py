@@ -65,6 +65,8 @@ class Call:
         "command",
         "cwd",
         "duration",
+        "env",
+        "executable",
         "shell",
         "shell_reason",
         "site",
@@ -76,6 +78,10 @@ class Call:
     def __init__(self, command: bytes) -> None:
         self.command = command
         self.argv: Optional[List[bytes]] = None
+        # For a run without the shell: the file dash would execute, and the
+        # environment in the order dash would pass it.
+        self.executable = b""
+        self.env: Optional[Dict[bytes, bytes]] = None
         self.shell = True
         self.shell_reason: Optional[str] = None
         self.started = time.time()
@@ -122,21 +128,45 @@ def shell_argv(command: bytes) -> List[bytes]:
 def plan_without_shell(call: Call, settings: Settings) -> None:
     """Decide, for ``shell="auto"`` and ``"never"``, whether to skip ``/bin/sh``.
 
-    Raises :class:`ShellRequiredError` when the shell is needed but refused.
+    In ``auto`` mode the shell is skipped only when the command needs no
+    shell syntax *and* dash would hand the program exactly what a direct
+    exec hands it (environment, signal mask, the file found on PATH).  In
+    ``never`` mode only the syntax counts; a command that needs the shell
+    raises :class:`ShellRequiredError`, naming the reason and the call site.
     """
     from shim import _shell
-    from shim.exceptions import ShellRequiredError
 
     analysis = _shell.analyze(call.command)
+    reason = analysis.reason
     if analysis.argv is not None:
-        call.argv = analysis.argv
-        call.shell = False
-        return
-    call.shell_reason = analysis.reason
+        environ = _shell.c_environment()
+        names = dict(environ)
+        if settings.shell == "auto":
+            if not _env.SHELL_IS_DASH:
+                reason = "/bin/sh is not dash"
+            else:
+                reason = _shell.environment_reason(names)
+        if reason is None:
+            program = _shell.locate(analysis.argv[0], names.get(b"PATH"))
+            if program is not None:
+                call.argv = analysis.argv
+                call.executable = program
+                call.env = {name: names[name] for name in _shell.environment_order(names)}
+                call.shell = False
+                return
+            reason = "program not found on PATH"
+    call.shell_reason = reason
     if settings.shell == "never":
-        site = call.site or call_site()
-        where = f"{site[0]}:{site[1]}" if site else None
-        raise ShellRequiredError(os.fsdecode(call.command), analysis.reason or "unknown", where)
+        refuse(call, reason or "unknown")
+
+
+def refuse(call: Call, reason: str) -> None:
+    """Raise :class:`ShellRequiredError` for ``call`` (``shell="never"``)."""
+    from shim.exceptions import ShellRequiredError
+
+    site = call.site or call_site()
+    where = f"{site[0]}:{site[1]}" if site else None
+    raise ShellRequiredError(os.fsdecode(call.command), reason, where)
 
 
 def perform(command: bytes, settings: Settings) -> int:
@@ -160,15 +190,17 @@ def perform(command: bytes, settings: Settings) -> int:
             _trail.publish(call, settings)
 
     if call.argv is not None:
-        status = _runner.run(call.argv, call.argv[0], stdio, finish=finish, direct=True)
+        status = _runner.run(call.argv, call.executable, stdio, finish=finish, env=call.env)
         if status is not None:
             return status
-        # The program could not be executed (not found, not executable, no
-        # "#!" line, ...). Nothing has run, so /bin/sh takes over and gives
-        # exactly its own status and message.
+        # The program could not be executed (not executable, no "#!" line,
+        # ...). Nothing has run, so /bin/sh takes over and gives exactly its
+        # own status and message (or, in "never" mode, the call is refused).
         call.argv = None
         call.shell = True
         call.shell_reason = "program cannot be executed directly"
+        if settings.shell == "never":
+            refuse(call, call.shell_reason)
         stdio = _capture.stdio_for(settings)
     status = _runner.run(shell_argv(command), _env.SHELL_PATH, stdio, finish=finish)
     return _status.SHELL_START_FAILED if status is None else status

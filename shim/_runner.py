@@ -198,27 +198,6 @@ def _wait(pid: int) -> int:
         return status
 
 
-def _as_under_shell(status: int) -> int:
-    """The status ``/bin/sh`` would have returned for a program that ended with ``status``.
-
-    dash forks the program even for a single command, so a program killed
-    by a signal makes the shell print the signal's description on stderr
-    (not for SIGINT and SIGPIPE) and exit with 128 + the signal number.
-    """
-    sig = _status.term_signal(status)
-    if sig is None:
-        return status
-    if sig not in (signal.SIGINT, signal.SIGPIPE):
-        text = signal.strsignal(sig) or f"Unknown signal {sig}"
-        if _status.core_dumped(status):
-            text += " (core dumped)"
-        try:
-            os.write(2, text.encode() + b"\n")
-        except OSError:
-            pass
-    return (128 + sig) << 8
-
-
 def _reap(pid: int) -> None:
     try:
         os.waitpid(pid, 0)
@@ -243,7 +222,15 @@ def _wait_direct(pid: int) -> int:
     finally:
         if main:
             _direct_wait = False
-    return status if status == _status.WAIT_FAILED else _as_under_shell(status)
+    from shim import _shell
+
+    status, report = _shell.shell_status(status)
+    if report:
+        try:
+            os.write(2, report)
+        except OSError:
+            pass
+    return status
 
 
 def run(
@@ -252,7 +239,7 @@ def run(
     stdio: Stdio = _PASS_THROUGH,
     *,
     finish: Optional[Callable[[int], None]] = None,
-    direct: bool = False,
+    env: Optional[Dict[bytes, bytes]] = None,
 ) -> Optional[int]:
     """Run ``argv`` with ``executable`` and return the raw wait status.
 
@@ -262,9 +249,11 @@ def run(
     signal handlers are still deferred, so that the bookkeeping it does is
     not cut short by a handler that raises.
 
-    With ``direct=True`` (a program run without the shell) a program that
-    cannot be executed gives ``None`` instead, and nothing has run.
+    With ``env`` given, the program runs without the shell, with that
+    environment, and as dash would report it; a program that cannot be
+    executed then gives ``None`` instead, and nothing has run.
     """
+    direct = env is not None
     held = _hold_signals()
     try:
         out, err = stdio.child_fds()
@@ -281,6 +270,7 @@ def run(
                 close_fds=False,
                 # ...and keeps ignored signals ignored (SIGPIPE, SIGXFSZ).
                 restore_signals=False,
+                env=env,
                 **kwargs,
             )
         except OSError:

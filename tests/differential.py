@@ -130,6 +130,10 @@ def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str) -> Dict[str, A
     if case.read_stdin_after:
         code += "\nnote('stdin_left', _sys.stdin.buffer.read().decode('latin-1'))\n"
     env = child_env(DIFF_RESULT=result_path, DIFF_MODE="plain" if mode is None else json.dumps(mode))
+    # As a shell would have set it: dash itself resets a PWD that does not
+    # name the working directory, so a stale one would keep shell="auto"
+    # on the shell path for every command.
+    env["PWD"] = workdir
     env.update(case.env)
     proc = subprocess.run(
         [sys.executable, "-c", code],

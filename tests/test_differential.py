@@ -78,6 +78,19 @@ CASES: List[Case] = [
     Case("many arguments", "call('echo ' + ' '.join(str(i) for i in range(5000)) + ' | wc -w')"),
     Case("quotes and spaces", "call('printf \"[%s]\" \"a b\" \\'c  d\\' e\\\\ f')"),
     Case("environment", "os.environ['SHIM_T_VAR'] = 'v1'; call('echo $SHIM_T_VAR')"),
+    Case("environment listed by a program", "os.environ['SHIM_T_A'] = '1'; os.environ['ZZ_T'] = '2'; call('env')"),
+    Case("environment with putenv, listed", "os.putenv('SHIM_T_P', 'p'); call('env')"),
+    Case("environment after chdir", "os.mkdir('d'); os.chdir('d'); call('env'); call('pwd')"),
+    Case("blocked signals and a program", "import signal; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})\n"
+         "call('grep SigBlk /proc/self/status')"),
+    Case(
+        "script without #! found on PATH before a program",
+        "os.mkdir('bin1'); os.mkdir('bin2')\n"
+        "open('bin1/tool', 'w').write('echo from-script\\n'); os.chmod('bin1/tool', 0o755)\n"
+        "open('bin2/tool', 'w').write('#!/bin/sh\\necho from-bin2\\n'); os.chmod('bin2/tool', 0o755)\n"
+        "os.environ['PATH'] = os.path.abspath('bin1') + ':' + os.path.abspath('bin2') + ':' + os.environ['PATH']\n"
+        "call('tool arg')",
+    ),
     Case("putenv without os.environ", "os.putenv('SHIM_T_PUT', 'p1'); call('echo x${SHIM_T_PUT}x')"),
     Case("unsetenv", "os.environ['SHIM_T_U']='1'; os.unsetenv('SHIM_T_U'); call('echo x${SHIM_T_U}x')"),
     Case("working directory", "os.mkdir('sub'); os.chdir('sub'); call('pwd'); call('cd ..; pwd')"),
