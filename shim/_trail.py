@@ -230,6 +230,17 @@ def record(call: Call, settings: Settings) -> Dict[str, Any]:
     argv: Optional[List[str]] = None
     if call.argv is not None and not call.shell:
         argv = redactor.argv([_redact.render(arg) for arg in call.argv])
+    # The suggestion needs only the syntax: a command that ran under the
+    # shell for another reason (shell="always", the environment) can still
+    # be replaced by an argv list.  The real bytes are analysed, not the
+    # masked text, where "***" would look like a glob.
+    suggest_argv = argv
+    if suggest_argv is None:
+        from shim import _shell
+
+        parsed = _shell.analyze(call.command).argv
+        if parsed is not None:
+            suggest_argv = redactor.argv([_redact.render(arg) for arg in parsed])
     status = call.status
     captured = call.captured
     site = call.site
@@ -260,7 +271,7 @@ def record(call: Call, settings: Settings) -> Dict[str, Any]:
         "stdout_tail": _tail(redactor, getattr(captured, "stdout_tail", None)),
         "stderr_tail": _tail(redactor, getattr(captured, "stderr_tail", None)),
         "merged": bool(getattr(captured, "merged", False)),
-        "suggestion": _suggestion(command, argv),
+        "suggestion": _suggestion(command, suggest_argv),
     }
 
 

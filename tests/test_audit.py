@@ -93,10 +93,14 @@ def run_script(
     extra = dict(env or {})
     if options is not None:
         extra["AUDIT_TEST_OPTIONS"] = json.dumps(options)
+    workdir = str(cwd or script.parent)
+    # What a shell starting the program would set; a stale PWD keeps
+    # shell="auto" on the shell path (dash would have reset it).
+    extra.setdefault("PWD", workdir)
     return subprocess.run(
         [sys.executable, *args, str(script)],
         env=child_env(**extra),
-        cwd=str(cwd or script.parent),
+        cwd=workdir,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,0 +1,10 @@
+"""``python -m shim``: the same command line as the ``shim`` console script."""
+
+from __future__ import annotations
+
+import sys
+
+from shim._cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
