@@ -23,7 +23,7 @@ class BuildPyWithStartupHook(build_py):
         for name in HOOKS:
             self.copy_file(str(HERE / name), str(Path(self.build_lib) / name), preserve_mode=0)
 
-    def get_outputs(self, include_bytecode: bool = True) -> list:  # noqa: FBT001, FBT002
+    def get_outputs(self, include_bytecode: bool = True) -> list:
         return [*super().get_outputs(include_bytecode), *(str(Path(self.build_lib) / n) for n in HOOKS)]
 
 

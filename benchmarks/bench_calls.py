@@ -24,7 +24,7 @@ from typing import Callable, Dict, Iterator, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import shim  # noqa: E402
+import shim
 
 SCENARIOS: List[Tuple[str, str, Dict[str, object], float]] = [
     # name, command, install options, budget (ratio to plain)

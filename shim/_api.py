@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+
+from shim import _config, _startup
+from shim.exceptions import ConfigError
+
 # Annotations only: `typing` costs milliseconds at start-up (mypy treats a
 # module-level TYPE_CHECKING like typing's).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, Optional
-
-from shim import _config, _startup
-from shim.exceptions import ConfigError
+    from typing import Any, Dict, Optional
 
 __all__ = ["install", "install_settings", "installed", "is_installed", "uninstall"]
 
@@ -37,7 +38,7 @@ def install(
     """
     if unknown:
         raise ConfigError(
-            f"unknown option {sorted(unknown)[0]!r}; accepted options: "
+            f"unknown option {min(unknown)!r}; accepted options: "
             f"{', '.join(sorted(_config.VARIABLES))}"
         )
     options = {
@@ -63,7 +64,7 @@ def install(
         _startup._say(f"{exc}; running without the shim")
         return
     settings.update(given)
-    install_settings(settings, source="keywords")
+    install_settings(settings)
 
 
 def _env_not_overridden(given: Dict[str, Any]) -> Dict[str, str]:
@@ -75,7 +76,7 @@ def _env_not_overridden(given: Dict[str, Any]) -> Dict[str, str]:
     return found
 
 
-def install_settings(values: Dict[str, Any], *, source: str) -> None:
+def install_settings(values: Dict[str, Any]) -> None:
     """Install with already validated values (internal)."""
     from shim import _patch, _trail
 
@@ -89,11 +90,11 @@ def uninstall() -> None:
     patch = sys.modules.get("shim._patch")
     trail = sys.modules.get("shim._trail")
     if trail is not None:
-        trail.reset()  # type: ignore[attr-defined]
+        trail.reset()
     if patch is not None:
-        patch.uninstall()  # type: ignore[attr-defined]
+        patch.uninstall()
     elif _startup.pending() or os.system is _startup.placeholder:
-        os.system = getattr(sys.modules[os.name], "system")
+        os.system = sys.modules[os.name].system
         _startup.deactivated()
 
 
@@ -102,7 +103,7 @@ def is_installed() -> bool:
     if _startup.pending():
         return True
     patch = sys.modules.get("shim._patch")
-    return bool(patch is not None and patch.is_installed())  # type: ignore[attr-defined]
+    return bool(patch is not None and patch.is_installed())
 
 
 class installed:  # noqa: N801 - used like a function: `with shim.installed(...):`
@@ -118,11 +119,11 @@ class installed:  # noqa: N801 - used like a function: `with shim.installed(...)
 
     def __enter__(self) -> None:
         patch = sys.modules.get("shim._patch")
-        self._previous = patch.active_settings() if patch is not None else None  # type: ignore[attr-defined]
+        self._previous = patch.active_settings() if patch is not None else None
         install(**self._options)
 
     def __exit__(self, *exc_info: object) -> None:
         if self._previous is not None:
-            install_settings(self._previous.as_dict(), source="restore")
+            install_settings(self._previous.as_dict())
         else:
             uninstall()

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from shim import _env, _runner, _status
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from shim._config import Settings
 
 __all__ = ["Call", "encode", "perform", "split_arguments"]
@@ -100,7 +102,7 @@ def call_site() -> Optional[Tuple[str, int, str]]:
     wrapper is C code when wrapt's extension is loaded and Python code
     (``wrapt/wrappers.py``) when it is not, so both are skipped.
     """
-    frame = sys._getframe(1)
+    frame: Optional[FrameType] = sys._getframe(1)
     wrapt_dir = _wrapt_dir()
     while frame is not None:
         filename = frame.f_code.co_filename
@@ -108,7 +110,7 @@ def call_site() -> Optional[Tuple[str, int, str]]:
         if directory != _SHIM_DIR and not (wrapt_dir and directory == wrapt_dir):
             code = frame.f_code
             return filename, frame.f_lineno, getattr(code, "co_qualname", code.co_name)
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return None
 
 

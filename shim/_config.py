@@ -10,15 +10,16 @@ cost start-up time in every process.
 from __future__ import annotations
 
 import os
+
+from shim.exceptions import ConfigError
+
 # Annotations only: `typing` costs milliseconds at start-up (mypy treats a
 # module-level TYPE_CHECKING like typing's).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, Mapping, Optional, Tuple
 
-from shim.exceptions import ConfigError
-
-__all__ = ["Settings", "TRUTHY", "enabled", "from_env", "merge"]
+__all__ = ["TRUTHY", "Settings", "enabled", "from_env", "merge"]
 
 TRUTHY = ("1", "true", "yes", "on")
 CAPTURE_MODES = ("off", "tee")
@@ -116,7 +117,7 @@ def _level(name: str, value: object) -> str:
 
 def _audit(name: str, value: object) -> str:
     try:
-        path = os.fspath(value)  # type: ignore[call-overload]
+        path: str | bytes = os.fspath(value)  # type: ignore[call-overload]
     except TypeError:
         raise _bad(name, value, "a file path") from None
     if isinstance(path, bytes):

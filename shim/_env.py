@@ -12,9 +12,9 @@ from typing import Optional, Tuple
 
 __all__ = [
     "GLIBC_VERSION",
-    "SHELL_IS_DASH",
     "IS_POSIX",
     "IS_WINDOWS",
+    "SHELL_IS_DASH",
     "SHELL_NAME",
     "SHELL_PATH",
     "SYSTEM_PASSES_DASHDASH",

@@ -19,7 +19,7 @@ import threading
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-import wrapt
+import wrapt as _wrapt
 
 from shim import _call, _env, _startup
 
@@ -28,7 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = ["active_settings", "install", "is_installed", "uninstall"]
 
-ORIGINAL: Callable[..., int] = getattr(sys.modules[os.name], "system")
+ORIGINAL: Callable[..., int] = sys.modules[os.name].system
+
+# wrapt's type stubs differ between the 1.x and 2.x lines supported; the few
+# objects used here are checked by the tests, on both lines.
+wrapt: Any = _wrapt
 
 # wrapt 2 renamed the base of its proxies (FunctionWrapper is no longer an
 # ObjectProxy); either way it is the type that has a settable __wrapped__.
@@ -36,12 +40,14 @@ _PROXY_BASE: Any = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
 _lock = threading.RLock()
 _settings: Optional[Settings] = None
-_proxy: Optional[wrapt.FunctionWrapper] = None
+_proxy: Any = None
 # (module namespace, name, value it held, value we put there)
 _rebound: List[Tuple[Dict[str, Any], str, Any, Any]] = []
 
 
-def _system(wrapped: Callable[..., int], instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> int:
+def _system(
+    wrapped: Callable[..., int], instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]
+) -> int:
     """The body of the shimmed ``os.system``."""
     settings = _settings
     if settings is None or wrapped is not ORIGINAL:
@@ -171,7 +177,7 @@ def install(settings: Settings) -> None:
         _startup.activated()
 
 
-def current_proxy() -> Optional[wrapt.FunctionWrapper]:
+def current_proxy() -> Any:
     """Our proxy while installed (what the start-up placeholder forwards to)."""
     return _proxy if _settings is not None else None
 

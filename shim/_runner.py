@@ -13,13 +13,13 @@ This is the replica of glibc's ``do_system`` (``sysdeps/posix/system.c``):
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-
 # The C module: signal.getsignal/signal.signal wrap every value in an enum,
 # which costs more than the rest of the bookkeeping of a call together.
 import _signal
+import contextlib
+import os
+import signal
+import subprocess
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -70,8 +70,12 @@ class _ShellWouldDie(BaseException):
         self.signum = signum
 
 
-# Set while the main thread waits for a program started without /bin/sh.
+# While the main thread runs a program without /bin/sh: whether it is in the
+# wait, and the interrupt that reached the caller (the one the shell would
+# have died of).
+_direct_mode = False
 _direct_wait = False
+_interrupted: Optional[int] = None
 
 
 def _ignore_interrupt(signum: int, frame: Any) -> None:
@@ -80,10 +84,14 @@ def _ignore_interrupt(signum: int, frame: Any) -> None:
     Under ``/bin/sh`` a non-interactive shell dies of the signal at once
     (its disposition is the default again), whatever the program does with
     it.  When the program runs without the shell, that death is reproduced:
-    the wait ends here and the call returns the shell's status.
+    the wait ends (or is skipped) and the call returns the shell's status.
     """
-    if _direct_wait:
-        raise _ShellWouldDie(signum)
+    global _interrupted
+    if _direct_mode:
+        if _interrupted is None:
+            _interrupted = signum
+        if _direct_wait:
+            raise _ShellWouldDie(signum)
 
 
 _Handler = Any
@@ -156,10 +164,8 @@ def _release_signals() -> None:
             return
         while _saved:
             sig, old = _saved.popitem()
-            try:
+            with contextlib.suppress(OSError, ValueError, TypeError):
                 _signal.signal(sig, old)
-            except (OSError, ValueError, TypeError):  # pragma: no cover - defensive
-                pass
         pending = sorted(_deferred)
         del _deferred[:]
     for sig in pending:
@@ -199,18 +205,19 @@ def _wait(pid: int) -> int:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.waitpid(pid, 0)
-    except OSError:
-        pass
 
 
 def _wait_direct(pid: int) -> int:
     """Wait for a program started without the shell; return the shell's status."""
     global _direct_wait
     main = threading.current_thread() is threading.main_thread()
-    _direct_wait = main
     try:
+        if main:
+            _direct_wait = True
+            if _interrupted is not None:  # arrived while the program was being started
+                raise _ShellWouldDie(_interrupted)
         status = _wait(pid)
     except _ShellWouldDie as death:
         # The shell would have died of the signal, leaving the program
@@ -226,10 +233,8 @@ def _wait_direct(pid: int) -> int:
 
     status, report = _shell.shell_status(status)
     if report:
-        try:
+        with contextlib.suppress(OSError):
             os.write(2, report)
-        except OSError:
-            pass
     return status
 
 
@@ -253,8 +258,11 @@ def run(
     environment, and as dash would report it; a program that cannot be
     executed then gives ``None`` instead, and nothing has run.
     """
+    global _direct_mode, _interrupted
     direct = env is not None
     held = _hold_signals()
+    if held and direct:
+        _direct_mode, _interrupted = True, None
     try:
         out, err = stdio.child_fds()
         kwargs: Dict[str, Any] = _inherit_trick()
@@ -284,15 +292,15 @@ def run(
         try:
             stdio.spawned()
             status = _wait_direct(proc.pid) if direct else _wait(proc.pid)
-            stdio.exited()
+        finally:
             # Popen must not try to reap the child a second time.
             proc.returncode = _status.returncode(status)
-            if finish is not None:
-                finish(status)
-        finally:
-            if proc.returncode is None:  # pragma: no cover - only on an internal error
-                proc.returncode = -1
+        stdio.exited()
+        if finish is not None:
+            finish(status)
         return status
     finally:
         if held:
+            if direct:
+                _direct_mode, _interrupted = False, None
             _release_signals()

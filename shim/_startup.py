@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+
 # Annotations only: `typing` costs milliseconds at start-up (mypy treats a
 # module-level TYPE_CHECKING like typing's).
 TYPE_CHECKING = False
@@ -39,7 +40,7 @@ def _say(message: str) -> None:
         if stream is not None:
             stream.write(f"shim: {message}\n")
             stream.flush()
-    except Exception:  # noqa: BLE001 - nothing else may escape start-up
+    except Exception:
         pass
 
 
@@ -51,7 +52,7 @@ def placeholder(*args: Any, **kwargs: Any) -> int:
         _activate(pending)
     target = _installed_proxy()
     if target is None:
-        target = getattr(sys.modules[os.name], "system")
+        target = sys.modules[os.name].system
     return target(*args, **kwargs)  # type: ignore[no-any-return]
 
 
@@ -61,18 +62,18 @@ placeholder.__qualname__ = "system"
 
 def _installed_proxy() -> Any:
     patch = sys.modules.get("shim._patch")
-    return patch.current_proxy() if patch is not None else None  # type: ignore[attr-defined]
+    return patch.current_proxy() if patch is not None else None
 
 
 def _activate(pending: Dict[str, Any]) -> None:
     try:
         from shim import _api
 
-        _api.install_settings(pending, source="environment")
-    except Exception as exc:  # noqa: BLE001 - the call must still run
+        _api.install_settings(pending)
+    except Exception as exc:
         _say(f"could not install, running without the shim: {exc}")
         if os.system is placeholder:
-            os.system = getattr(sys.modules[os.name], "system")
+            os.system = sys.modules[os.name].system
 
 
 def arm() -> bool:
@@ -89,7 +90,7 @@ def arm() -> bool:
     except ValueError as exc:
         _say(f"{exc}; running without the shim")
         return False
-    if os.system is getattr(sys.modules[os.name], "system"):
+    if os.system is sys.modules[os.name].system:
         os.system = placeholder
     elif os.system is not placeholder:
         # Already installed, or someone else owns os.system: install now so
@@ -111,7 +112,7 @@ def main() -> None:
 
         if _config.enabled(os.environ):
             arm()
-    except Exception as exc:  # noqa: BLE001 - start-up must never raise
+    except Exception as exc:
         _say(f"start-up failed, running without the shim: {exc}")
 
 

@@ -40,7 +40,7 @@ def term_signal(status: int) -> Optional[int]:
     if status < 0:
         return None
     sig = status & 0x7F
-    if sig == 0 or sig == 0x7F:  # 0x7f marks a stopped process, not a death
+    if sig in {0, 0x7F}:  # 0x7f marks a stopped process, not a death
         return None
     return sig
 

@@ -30,7 +30,9 @@ def command_line(command: str, environ: Mapping[str, str]) -> Tuple[str, str]:
     return program, f"{program} /c {command}"
 
 
-def run(command: str, environ: Mapping[str, str], *, spawn: Callable[..., Any] = subprocess.Popen) -> int:
+def run(
+    command: str, environ: Mapping[str, str], *, spawn: Callable[..., Any] = subprocess.Popen
+) -> int:
     """Run ``command`` as ``_wsystem`` does and return its exit code.
 
     -1 when the interpreter cannot be started, as ``_wsystem`` returns.

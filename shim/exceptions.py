@@ -10,7 +10,7 @@ from __future__ import annotations
 # module-level TYPE_CHECKING like typing's).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Any, Optional, Tuple
 
 __all__ = ["ConfigError", "ShellRequiredError", "ShimError", "ShimWarning"]
 
@@ -45,7 +45,7 @@ class ShellRequiredError(ShimError, OSError):
     def __str__(self) -> str:
         return str(self.args[0])
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> Tuple[Any, Tuple[str, str, Optional[str]]]:
         return (type(self), (self.command, self.reason, self.site))
 
 

@@ -113,13 +113,12 @@ _GLIBC_INTERNAL = (1 << 31) | (1 << 32)
 
 def mask_glibc_internal(data: bytes) -> bytes:
     """Clear the glibc-internal signals in ``SigIgn:`` lines of /proc/PID/status."""
-    lines = []
-    for line in data.split(b"\n"):
-        if line.startswith(b"SigIgn:"):
-            value = int(line.split()[1], 16) & ~_GLIBC_INTERNAL
-            line = b"SigIgn:\t%016x" % value
-        lines.append(line)
-    return b"\n".join(lines)
+    def mask(line: bytes) -> bytes:
+        if not line.startswith(b"SigIgn:"):
+            return line
+        return b"SigIgn:\t%016x" % (int(line.split()[1], 16) & ~_GLIBC_INTERNAL)
+
+    return b"\n".join(mask(line) for line in data.split(b"\n"))
 
 
 def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str) -> Dict[str, Any]:
@@ -160,11 +159,11 @@ def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str) -> Dict[str, A
 
 def compare(case: Case, plain: Dict[str, Any], shimmed: Dict[str, Any]) -> List[str]:
     """The differences between two runs, as readable lines (empty when equal)."""
-    problems = []
-    for key in ("results", "events", "notes", "stdout", "stderr", "exit"):
-        if plain[key] != shimmed[key]:
-            problems.append(f"{key}: plain={_short(plain[key])} shim={_short(shimmed[key])}")
-    return problems
+    return [
+        f"{key}: plain={_short(plain[key])} shim={_short(shimmed[key])}"
+        for key in ("results", "events", "notes", "stdout", "stderr", "exit")
+        if plain[key] != shimmed[key]
+    ]
 
 
 def _short(value: Any) -> str:

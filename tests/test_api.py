@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
+import posix
 import subprocess
 import sys
 import types
 from typing import Any, Iterator, List
 
-import posix
 import pytest
-import wrapt
-
 import shim
+import wrapt
 from shim import _patch
 
 # Not kept in a module global: install() rebinds every module global that

@@ -7,14 +7,15 @@ program can observe is compared (see ``differential.py``).
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
-from typing import Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
 import pytest
 
 from differential import MODES, Case, compare, run
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def sort_lines(data: bytes) -> bytes:

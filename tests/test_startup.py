@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Tuple
 
 import pytest
 import wrapt
@@ -16,7 +16,7 @@ from conftest import ROOT, child_env
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Path, Path]]:
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
     """A fresh virtual environment where shim is installed the way pip installs it.
 
     Its site-packages holds the project's real ``shim.pth`` and a path entry
@@ -34,7 +34,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Path, Path]
     # Sorted before shim.pth, as pip's own files are: paths first, then the hook.
     (site / "_shim_paths.pth").write_text(f"{ROOT}\n{wrapt_parent}\n")
     shutil.copy(ROOT / "shim.pth", site / "shim.pth")
-    yield python, site
+    return python, site
 
 
 def run_in(python: Path, code: str, **env: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,6 @@ import signal
 from typing import List
 
 import pytest
-
 from shim import _status
 
 
@@ -62,4 +61,4 @@ def test_failure_values() -> None:
     """-1 (status not collected) is neither an exit nor a signal; 127 << 8 is exit 127."""
     assert _status.exit_code(-1) is None and _status.term_signal(-1) is None
     assert _status.exit_code(_status.SHELL_START_FAILED) == 127
-    assert signal.SIGTERM == _status.term_signal(posix.system("kill -TERM $$"))
+    assert _status.term_signal(posix.system("kill -TERM $$")) == signal.SIGTERM

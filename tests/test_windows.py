@@ -6,7 +6,6 @@ The Windows branch itself runs in the CI matrix on windows-latest.
 from __future__ import annotations
 
 import pytest
-
 from shim import _windows
 
 
