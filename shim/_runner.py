@@ -49,8 +49,11 @@ class Stdio:
         """Descriptors to give the child as fd 1 and fd 2 (``None``: inherit)."""
         return None, None
 
-    def spawned(self) -> None:
-        """The child runs: close the child's ends, start copying."""
+    def spawned(self, pid: int) -> None:
+        """The child ``pid`` runs: close the child's ends, copy.
+
+        May copy until the child has exited, but must not collect it.
+        """
 
     def exited(self) -> None:
         """The shell has exited: copy what it wrote, then return promptly."""
@@ -213,22 +216,26 @@ def _wait_direct(pid: int) -> int:
     """Wait for a program started without the shell; return the shell's status."""
     global _direct_wait
     main = threading.current_thread() is threading.main_thread()
-    try:
+    # An interrupt that arrived while the program was being started counts
+    # as one that arrived during the wait.
+    died_of = _interrupted if main else None
+    if died_of is None:
         if main:
             _direct_wait = True
-            if _interrupted is not None:  # arrived while the program was being started
-                raise _ShellWouldDie(_interrupted)
-        status = _wait(pid)
-    except _ShellWouldDie as death:
+        try:
+            status = _wait(pid)
+        except _ShellWouldDie as death:
+            died_of = death.signum
+        finally:
+            if main:
+                _direct_wait = False
+    if died_of is not None:
         # The shell would have died of the signal, leaving the program
         # running on its own: return "killed by SIGINT/SIGQUIT" now (no core
         # file is written for the shell that is not there) and collect the
         # program whenever it ends, as init would have.
         threading.Thread(target=_reap, args=(pid,), name="shim-reaper", daemon=True).start()
-        return death.signum
-    finally:
-        if main:
-            _direct_wait = False
+        return died_of
     from shim import _shell
 
     status, report = _shell.shell_status(status)
@@ -281,8 +288,10 @@ def run(
                 env=env,
                 **kwargs,
             )
-        except OSError:
+        except BaseException as exc:
             stdio.failed()
+            if not isinstance(exc, OSError):
+                raise
             if direct:
                 return None
             if finish is not None:
@@ -290,7 +299,7 @@ def run(
             return _status.SHELL_START_FAILED
         status = _status.WAIT_FAILED
         try:
-            stdio.spawned()
+            stdio.spawned(proc.pid)
             status = _wait_direct(proc.pid) if direct else _wait(proc.pid)
         finally:
             # Popen must not try to reap the child a second time.

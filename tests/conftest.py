@@ -22,6 +22,9 @@ def child_env(**extra: str) -> Dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIM_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.pop("PYTHONWARNINGS", None)
+    # An unbuffered child would hide what F7 is about: Python's own buffered
+    # output coming out after the command's.
+    env.pop("PYTHONUNBUFFERED", None)
     env.update(extra)
     return env
 

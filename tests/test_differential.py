@@ -7,6 +7,7 @@ program can observe is compared (see ``differential.py``).
 
 from __future__ import annotations
 
+import re
 import shutil
 from typing import TYPE_CHECKING, Any, Dict, List
 
@@ -289,6 +290,16 @@ CASES: List[Case] = [
 
 _plain_runs: Dict[str, Dict[str, Any]] = {}
 
+#: Situations where capture="tee" is documented to differ (README, "Capture",
+#: "Known differences").  They still run and are compared below: the test
+#: fails if they ever start to match, so the documentation gets updated.
+TEE_KNOWN_DIFFERENCES = {
+    "SIGTERM with default action kills the caller": (
+        "the command's output passes through the caller, so a command that outlives "
+        "its killed caller gets EPIPE instead of writing to the real fd"
+    ),
+}
+
 
 def _fresh(workdir: Path) -> Path:
     if workdir.exists():
@@ -299,7 +310,9 @@ def _fresh(workdir: Path) -> Path:
 
 @pytest.mark.parametrize("mode", list(MODES), ids=list(MODES))
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_same_as_plain_os_system(case: Case, mode: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_same_as_plain_os_system(
+    case: Case, mode: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> None:
     """The shim gives the program exactly what plain os.system gives it."""
     # One working directory per case, reused by every run of that case in
     # this process, so that paths the command prints are the same; the plain
@@ -308,6 +321,9 @@ def test_same_as_plain_os_system(case: Case, mode: str, tmp_path_factory: pytest
     if case.name not in _plain_runs:
         _plain_runs[case.name] = run(case, None, str(_fresh(workdir)))
     plain = _plain_runs[case.name]
+    if "tee" in mode and case.name in TEE_KNOWN_DIFFERENCES:
+        reason = TEE_KNOWN_DIFFERENCES[case.name]
+        request.node.add_marker(pytest.mark.xfail(reason=reason, strict=True))
     shimmed = run(case, MODES[mode], str(_fresh(workdir)))
     problems = compare(case, plain, shimmed)
     assert not problems, "\n".join(problems)
@@ -320,4 +336,4 @@ def test_enough_distinct_situations() -> None:
 
 def test_cases_exercise_os_system() -> None:
     """Every case calls os.system at least once (a case that never calls it would compare nothing)."""
-    assert all("call(" in c.code for c in CASES)
+    assert all(re.search(r"\bcall\b", c.code) for c in CASES)
