@@ -1,0 +1,139 @@
+"""shell="auto" and shell="never": which commands skip /bin/sh, and what is refused.
+
+Each test checks the path actually taken through the subprocess.Popen audit
+event (its executable), and compares results with plain os.system.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import posix
+import sys
+from typing import TYPE_CHECKING, Any, Iterator, List
+
+import pytest
+import shim
+from shim import _env
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@pytest.fixture
+def spawned() -> Iterator[List[bytes]]:
+    """Executables handed to subprocess.Popen while the test runs."""
+    seen: List[bytes] = []
+    active = [True]
+
+    def hook(name: str, args: Any) -> None:
+        if active[0] and name == "subprocess.Popen":
+            seen.append(os.fsencode(args[0]))
+
+    sys.addaudithook(hook)
+    yield seen
+    active[0] = False
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with PWD naming it, as a shell would have set it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PWD", str(tmp_path))
+    return tmp_path
+
+
+@pytest.mark.skipif(not _env.SHELL_IS_DASH, reason="shell-free runs need /bin/sh to be dash")
+def test_auto_runs_a_plain_command_without_the_shell(spawned: List[bytes], workdir: Path) -> None:
+    """A command with no shell syntax runs as an argv: Popen gets the program, not /bin/sh."""
+    shim.install(shell="auto")
+    assert os.system("date -u +%s >/dev/null") == 0  # redirection: the shell
+    assert spawned == [_env.SHELL_PATH]
+    assert os.system("ls -d .") == posix.system("ls -d .") == 0
+    assert spawned[-1].endswith(b"/ls")
+
+
+def test_auto_keeps_the_shell_for_shell_syntax(spawned: List[bytes], workdir: Path) -> None:
+    """A command with a pipe goes to /bin/sh, with the same status as plain os.system."""
+    shim.install(shell="auto")
+    assert os.system("true | false") == posix.system("true | false")
+    assert spawned == [_env.SHELL_PATH]
+
+
+def test_auto_keeps_the_shell_when_sh_is_not_dash(
+    spawned: List[bytes], workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where /bin/sh is not dash, auto mode never skips it."""
+    monkeypatch.setattr(_env, "SHELL_IS_DASH", False)
+    shim.install(shell="auto")
+    assert os.system("/bin/true") == 0
+    assert spawned == [_env.SHELL_PATH]
+
+
+def test_auto_keeps_the_shell_when_pwd_is_stale(spawned: List[bytes], workdir: Path) -> None:
+    """After os.chdir without PWD (dash would reset PWD), the command goes to the shell."""
+    os.environ["PWD"] = "/"
+    shim.install(shell="auto")
+    assert os.system("/bin/true") == 0
+    assert spawned == [_env.SHELL_PATH]
+
+
+def test_never_refuses_shell_syntax_and_runs_nothing(spawned: List[bytes], workdir: Path) -> None:
+    """shell="never": a command that needs a shell raises ShellRequiredError before anything runs."""
+    shim.install(shell="never")
+    with pytest.raises(shim.ShellRequiredError) as info:
+        os.system("touch ran.txt | cat")
+    assert not (workdir / "ran.txt").exists()
+    assert spawned == []
+    error = info.value
+    assert isinstance(error, OSError)
+    assert isinstance(error, shim.ShimError)
+    assert error.reason == "pipe"
+    assert error.command == "touch ran.txt | cat"
+    assert error.site is not None and error.site.startswith(__file__ + ":")
+    assert "pipe" in str(error) and __file__ in str(error)
+
+
+@pytest.mark.skipif(not _env.SHELL_IS_DASH, reason="shell-free runs need /bin/sh to be dash")
+def test_never_runs_plain_commands_directly(spawned: List[bytes], workdir: Path) -> None:
+    """shell="never" runs commands without shell syntax, directly, with plain os.system's status."""
+    shim.install(shell="never")
+    assert os.system("/bin/false") == posix.system("/bin/false") == 1 << 8
+    assert spawned[-1] == b"/bin/false"
+
+
+def test_never_refuses_a_program_not_found(workdir: Path) -> None:
+    """A program that is not on PATH would need the shell to report it: refused."""
+    shim.install(shell="never")
+    with pytest.raises(shim.ShellRequiredError, match="program not found on PATH"):
+        os.system("no_such_program_xyz --flag")
+
+
+def test_never_refuses_a_script_without_shebang(workdir: Path) -> None:
+    """A script without #! only runs under a shell: refused, and it has not run."""
+    script = workdir / "script"
+    script.write_text("touch ran.txt\n")
+    script.chmod(0o755)
+    shim.install(shell="never")
+    with pytest.raises(shim.ShellRequiredError, match="cannot be executed directly"):
+        os.system("./script")
+    assert not (workdir / "ran.txt").exists()
+
+
+@pytest.mark.parametrize("mode", ["auto", "never"])
+def test_bad_arguments_raise_like_os_system(mode: str) -> None:
+    """Wrong types and NUL bytes give plain os.system's exceptions in every shell mode."""
+    shim.install(shell=mode)
+    for bad in (1, None, b"a\0b", "a\0b", bytearray(b"true")):
+        with pytest.raises(Exception) as shimmed:
+            os.system(bad)  # type: ignore[arg-type]
+        with pytest.raises(Exception) as plain:
+            posix.system(bad)  # type: ignore[arg-type]
+        assert (type(shimmed.value), str(shimmed.value)) == (type(plain.value), str(plain.value))
+
+
+def test_shell_required_error_pickles() -> None:
+    """ShellRequiredError survives pickling (multiprocessing, logging queues)."""
+    error = shim.ShellRequiredError("a | b", "pipe", "x.py:3")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.command, copy.reason, copy.site, str(copy)) == (error.command, error.reason, error.site, str(error))
