@@ -818,6 +818,13 @@ def _canonical(node: object) -> str:
         return _canonical(getattr(node, "value", None))
     if kind == "ExtSlice":  # 3.8: a[x, y:z] has slice=ExtSlice(dims=[...])
         return "Tuple(elts=" + _canonical(getattr(node, "dims", [])) + ")"
+    if kind == "JoinedStr":  # 3.12+ keeps empty literal parts (f"{x:>{w}}" has a '')
+        parts = [
+            part
+            for part in getattr(node, "values", [])
+            if not (isinstance(part, ast.Constant) and part.value == "")
+        ]
+        return "JoinedStr(values=" + _canonical(parts) + ")"
     fields = [
         f"{field}={_canonical(getattr(node, field, None))}"
         for field in node._fields
