@@ -1,10 +1,12 @@
 """Per-call cost of the shim against plain os.system, measured side by side in one run.
 
-Each scenario alternates rounds of plain ``os.system`` and rounds of the
-shimmed call (installed and uninstalled between rounds), so both see the
-same machine load; the figure is the median per-call time of the rounds and
-the ratio shim / plain.  fd 1 is sent to /dev/null while measuring so that
-commands with output need no shell redirection.
+For each scenario the shim is installed with its options, and calls of
+plain ``os.system`` (the C function, ``posix.system``, which the patch does
+not touch) and of the shimmed ``os.system`` alternate one by one, in ABBA
+order, so both see the same machine load at the same moments.  Each figure is the median
+of the per-round means; the ratio is shim / plain.  fd 1 is sent to
+/dev/null while measuring so that commands with output need no shell
+redirection.
 
     python benchmarks/bench_calls.py [--rounds 15] [--calls 100]
 """
@@ -16,11 +18,12 @@ import contextlib
 import os
 import posix
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -50,25 +53,68 @@ def stdout_to_devnull() -> Iterator[None]:
         os.close(saved)
 
 
-def per_call(call: Callable[[str], int], command: str, calls: int) -> float:
-    start = time.perf_counter()
-    for _ in range(calls):
-        call(command)
-    return (time.perf_counter() - start) / calls
-
-
 def measure(command: str, options: Dict[str, object], rounds: int, calls: int) -> Tuple[float, float]:
     plain: List[float] = []
     shimmed: List[float] = []
-    with stdout_to_devnull():
-        for _ in range(rounds):
-            plain.append(per_call(posix.system, command, calls))
-            shim.install(**options)  # type: ignore[arg-type]
-            try:
-                shimmed.append(per_call(os.system, command, calls))
-            finally:
-                shim.uninstall()
+    clock = time.perf_counter
+    shim.install(**options)  # type: ignore[arg-type]
+    try:
+        with stdout_to_devnull():
+            os.system(command)  # the first call pays for lazy imports; not measured
+            for _ in range(rounds):
+                plain_total = shim_total = 0.0
+                for _ in range(calls // 2):
+                    # ABBA: each side goes first half of the time, since a
+                    # call right after another one is measurably slower.
+                    start = clock()
+                    posix.system(command)
+                    middle = clock()
+                    os.system(command)
+                    end = clock()
+                    os.system(command)
+                    middle2 = clock()
+                    posix.system(command)
+                    end2 = clock()
+                    plain_total += (middle - start) + (end2 - middle2)
+                    shim_total += (end - middle) + (middle2 - end)
+                plain.append(plain_total / (calls // 2 * 2))
+                shimmed.append(shim_total / (calls // 2 * 2))
+    finally:
+        shim.uninstall()
     return statistics.median(plain), statistics.median(shimmed)
+
+
+def raw_popen(command: str) -> int:
+    """subprocess.Popen and waitpid, nothing else: the floor of routing through Popen."""
+    proc = subprocess.Popen(
+        [b"sh", b"-c", command.encode()], executable=b"/bin/sh", close_fds=False, restore_signals=False, stdin=0
+    )
+    _, status = os.waitpid(proc.pid, 0)
+    proc.returncode = 0
+    return status
+
+
+def measure_floor(command: str, rounds: int, calls: int) -> Tuple[float, float]:
+    plain: List[float] = []
+    floor: List[float] = []
+    clock = time.perf_counter
+    for _ in range(rounds):
+        plain_total = floor_total = 0.0
+        for _ in range(calls // 2):
+            start = clock()
+            posix.system(command)
+            middle = clock()
+            raw_popen(command)
+            end = clock()
+            raw_popen(command)
+            middle2 = clock()
+            posix.system(command)
+            end2 = clock()
+            plain_total += (middle - start) + (end2 - middle2)
+            floor_total += (end - middle) + (middle2 - end)
+        plain.append(plain_total / (calls // 2 * 2))
+        floor.append(floor_total / (calls // 2 * 2))
+    return statistics.median(plain), statistics.median(floor)
 
 
 def main() -> int:
@@ -87,6 +133,9 @@ def main() -> int:
             verdict = "ok" if ratio <= budget else "OVER"
             over += verdict == "OVER"
             print(f"{name:<24} {plain * 1e6:9.0f} {shimmed * 1e6:9.0f} {ratio:6.2f} {budget:6.2f}x {verdict}")
+        plain, floor = measure_floor("/bin/true", args.rounds, args.calls)
+        print(f"{'(reference) bare Popen':<24} {plain * 1e6:9.0f} {floor * 1e6:9.0f} {floor / plain:6.2f}"
+              "   Popen + waitpid alone, no shim code")
     return 1 if over else 0
 
 

@@ -60,10 +60,15 @@ def main() -> int:
         bare = make_venv(Path(tmp) / "bare", with_shim=False)
         with_shim = make_venv(Path(tmp) / "shim", with_shim=True)
         runs: Dict[str, List[float]] = {"no shim": [], "shim, SHIM_ENABLE unset": [], "shim, SHIM_ENABLE=1": []}
-        for _ in range(args.runs):
-            runs["no shim"].append(time_once(bare, base_env))
-            runs["shim, SHIM_ENABLE unset"].append(time_once(with_shim, base_env))
-            runs["shim, SHIM_ENABLE=1"].append(time_once(with_shim, enabled_env))
+        setups = [
+            ("no shim", bare, base_env),
+            ("shim, SHIM_ENABLE unset", with_shim, base_env),
+            ("shim, SHIM_ENABLE=1", with_shim, enabled_env),
+        ]
+        for run in range(args.runs):
+            # Rotate the order so that no environment always goes first.
+            for name, python, env in setups[run % 3 :] + setups[: run % 3]:
+                runs[name].append(time_once(python, env))
     base = statistics.median(runs["no shim"])
     print(f"Python {sys.version.split()[0]}, {args.runs} interleaved runs of `python -c pass`, medians")
     print(f"{'environment':<26} {'ms':>7} {'added ms':>9}")

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from shim import _env, _runner, _status
+from shim import _capture, _env, _runner, _status, _trail
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -103,15 +103,27 @@ def call_site() -> Optional[Tuple[str, int, str]]:
     (``wrapt/wrappers.py``) when it is not, so both are skipped.
     """
     frame: Optional[FrameType] = sys._getframe(1)
-    wrapt_dir = _wrapt_dir()
     while frame is not None:
-        filename = frame.f_code.co_filename
-        directory = os.path.dirname(os.path.abspath(filename)) if filename else ""
-        if directory != _SHIM_DIR and not (wrapt_dir and directory == wrapt_dir):
-            code = frame.f_code
+        code = frame.f_code
+        filename = code.co_filename
+        internal = _internal_files.get(filename)
+        if internal is None:
+            internal = _internal_files[filename] = _is_internal(filename)
+        if not internal:
             return filename, frame.f_lineno, getattr(code, "co_qualname", code.co_name)
         frame = frame.f_back
     return None
+
+
+# co_filename -> whether it belongs to shim or wrapt (a handful of entries).
+_internal_files: Dict[str, bool] = {}
+
+
+def _is_internal(filename: str) -> bool:
+    if not filename:
+        return False
+    directory = os.path.dirname(os.path.abspath(filename))
+    return directory == _SHIM_DIR or directory == _wrapt_dir()
 
 
 def _wrapt_dir() -> Optional[str]:
@@ -141,8 +153,7 @@ def plan_without_shell(call: Call, settings: Settings) -> None:
     analysis = _shell.analyze(call.command)
     reason = analysis.reason
     if analysis.argv is not None:
-        environ = _shell.c_environment()
-        names = dict(environ)
+        names, ordered = _environment()
         if settings.shell == "auto":
             if not _env.SHELL_IS_DASH:
                 reason = "/bin/sh is not dash"
@@ -153,13 +164,30 @@ def plan_without_shell(call: Call, settings: Settings) -> None:
             if program is not None:
                 call.argv = analysis.argv
                 call.executable = program
-                call.env = {name: names[name] for name in _shell.environment_order(names)}
+                call.env = ordered
                 call.shell = False
                 return
             reason = "program not found on PATH"
     call.shell_reason = reason
     if settings.shell == "never":
         refuse(call, reason or "unknown")
+
+
+# The last environment seen and what was derived from it: most programs
+# call os.system many times with the same environment.
+_last_environment: List[Any] = [None, None, None]
+
+
+def _environment() -> Tuple[Dict[bytes, bytes], Dict[bytes, bytes]]:
+    """The C environment as a mapping, and in the order dash passes it on."""
+    from shim import _shell
+
+    entries = tuple(_shell.c_environment())
+    if _last_environment[0] != entries:
+        names = dict(entries)
+        ordered = {name: names[name] for name in _shell.environment_order(names)}
+        _last_environment[:] = [entries, names, ordered]
+    return _last_environment[1], _last_environment[2]
 
 
 def refuse(call: Call, reason: str) -> None:
@@ -173,8 +201,6 @@ def refuse(call: Call, reason: str) -> None:
 
 def perform(command: bytes, settings: Settings) -> int:
     """Run an already encoded and audited command; return the wait status."""
-    from shim import _capture, _trail
-
     call = Call(command)
     wants_record = _trail.wants_record(settings)
     if wants_record:
