@@ -33,6 +33,10 @@ MODES: Dict[str, Dict[str, Any]] = {
     "auto+tee": {"shell": "auto", "capture": "tee"},
 }
 
+#: Modes run a second time with fd 2 merged into fd 1 (``2>&1``): the one
+#: where that changes what the shim does (one pipe for both streams).
+MERGED_MODES = ("tee",)
+
 PRELUDE = textwrap.dedent(
     """
     import json as _json, os as _os, sys as _sys
@@ -121,8 +125,11 @@ def mask_glibc_internal(data: bytes) -> bytes:
     return b"\n".join(mask(line) for line in data.split(b"\n"))
 
 
-def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str) -> Dict[str, Any]:
-    """Run ``case`` in a fresh interpreter; ``mode=None`` means plain ``os.system``."""
+def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str, *, merged: bool = False) -> Dict[str, Any]:
+    """Run ``case`` in a fresh interpreter; ``mode=None`` means plain ``os.system``.
+
+    ``merged`` sends fd 2 into fd 1 even where the case keeps them apart.
+    """
     fd, result_path = tempfile.mkstemp(prefix="diff-", suffix=".json", dir=workdir)
     os.close(fd)
     code = PRELUDE + "\n" + case.code
@@ -138,7 +145,7 @@ def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str) -> Dict[str, A
         [sys.executable, "-c", code],
         input=case.stdin,
         stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT if case.merged else subprocess.PIPE,
+        stderr=subprocess.STDOUT if case.merged or merged else subprocess.PIPE,
         env=env,
         cwd=workdir,
         timeout=case.timeout,

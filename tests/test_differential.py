@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import shutil
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 import pytest
 
-from differential import MODES, Case, compare, run
+from differential import MERGED_MODES, MODES, Case, compare, run
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -288,7 +288,7 @@ CASES: List[Case] = [
 ]
 
 
-_plain_runs: Dict[str, Dict[str, Any]] = {}
+_plain_runs: Dict[Tuple[str, bool], Dict[str, Any]] = {}
 
 #: Situations where capture="tee" is documented to differ (README, "Capture",
 #: "Known differences").  They still run and are compared below: the test
@@ -308,23 +308,33 @@ def _fresh(workdir: Path) -> Path:
     return workdir
 
 
-@pytest.mark.parametrize("mode", list(MODES), ids=list(MODES))
+RUNS = [(name, False) for name in MODES] + [(name, True) for name in MERGED_MODES]
+RUN_IDS = [f"{name}, 2>&1" if merged else name for name, merged in RUNS]
+
+
+@pytest.mark.parametrize(("mode", "merged"), RUNS, ids=RUN_IDS)
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_same_as_plain_os_system(
-    case: Case, mode: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    case: Case,
+    mode: str,
+    merged: bool,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
 ) -> None:
     """The shim gives the program exactly what plain os.system gives it."""
     # One working directory per case, reused by every run of that case in
     # this process, so that paths the command prints are the same; the plain
-    # run is made once per case and compared with each mode.
+    # run is made once per case (and per stderr layout) and compared with
+    # each mode.
     workdir = tmp_path_factory.getbasetemp() / "differential" / str(CASES.index(case))
-    if case.name not in _plain_runs:
-        _plain_runs[case.name] = run(case, None, str(_fresh(workdir)))
-    plain = _plain_runs[case.name]
+    key = (case.name, merged)
+    if key not in _plain_runs:
+        _plain_runs[key] = run(case, None, str(_fresh(workdir)), merged=merged)
+    plain = _plain_runs[key]
     if "tee" in mode and case.name in TEE_KNOWN_DIFFERENCES:
         reason = TEE_KNOWN_DIFFERENCES[case.name]
         request.node.add_marker(pytest.mark.xfail(reason=reason, strict=True))
-    shimmed = run(case, MODES[mode], str(_fresh(workdir)))
+    shimmed = run(case, MODES[mode], str(_fresh(workdir)), merged=merged)
     problems = compare(case, plain, shimmed)
     assert not problems, "\n".join(problems)
 
