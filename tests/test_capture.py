@@ -707,7 +707,8 @@ def test_pytest_capfd_sees_the_output(tmp_path: Any) -> None:
             import pytest
             import shim
 
-            MODES = [None, {}, {"capture": "off"}, {"capture": "tee"}, {"capture": "tee", "capture_limit": 3}]
+            MODES = [None, {}, {"capture": "off"}, {"capture": "tee"}, {"capture": "tee", "capture_limit": 3},
+                     {"shell": "auto"}, {"shell": "auto", "capture": "tee"}]
 
             @pytest.mark.parametrize("mode", MODES)
             def test_capfd(capfd, mode):
@@ -715,11 +716,12 @@ def test_pytest_capfd_sees_the_output(tmp_path: Any) -> None:
                     shim.install(**mode)
                 try:
                     status = os.system("echo out; echo err >&2; printf tail")
+                    direct = os.system("/bin/echo direct")  # no shell needed: direct in auto mode
                 finally:
                     shim.uninstall()
                 out, err = capfd.readouterr()
-                assert status == 0
-                assert out == "out\\ntail"
+                assert status == direct == 0
+                assert out == "out\\ntaildirect\\n"
                 assert err == "err\\n"
             """
         )
@@ -727,13 +729,13 @@ def test_pytest_capfd_sees_the_output(tmp_path: Any) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
         capture_output=True,
-        env=child_env(),
+        env=child_env(PWD=str(tmp_path)),
         cwd=str(tmp_path),
         timeout=120,
         check=False,
     )
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    assert b"5 passed" in proc.stdout
+    assert b"7 passed" in proc.stdout
 
 
 def test_result_is_none_for_pass_through() -> None:
