@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -53,35 +53,43 @@ def stdout_to_devnull() -> Iterator[None]:
         os.close(saved)
 
 
-def measure(command: str, options: Dict[str, object], rounds: int, calls: int) -> Tuple[float, float]:
+def alternate(
+    other: Callable[[str], int], command: str, rounds: int, calls: int
+) -> Tuple[float, float]:
+    """Median per-call times of plain os.system and ``other``, called in ABBA order."""
     plain: List[float] = []
-    shimmed: List[float] = []
+    timed: List[float] = []
     clock = time.perf_counter
+    pairs = max(calls // 2, 1)
+    for _ in range(rounds):
+        plain_total = other_total = 0.0
+        for _ in range(pairs):
+            # Each side goes first half of the time: a call right after
+            # another one is measurably slower.
+            start = clock()
+            posix.system(command)
+            middle = clock()
+            other(command)
+            end = clock()
+            other(command)
+            middle2 = clock()
+            posix.system(command)
+            end2 = clock()
+            plain_total += (middle - start) + (end2 - middle2)
+            other_total += (end - middle) + (middle2 - end)
+        plain.append(plain_total / (2 * pairs))
+        timed.append(other_total / (2 * pairs))
+    return statistics.median(plain), statistics.median(timed)
+
+
+def measure(command: str, options: Dict[str, object], rounds: int, calls: int) -> Tuple[float, float]:
     shim.install(**options)  # type: ignore[arg-type]
     try:
         with stdout_to_devnull():
             os.system(command)  # the first call pays for lazy imports; not measured
-            for _ in range(rounds):
-                plain_total = shim_total = 0.0
-                for _ in range(calls // 2):
-                    # ABBA: each side goes first half of the time, since a
-                    # call right after another one is measurably slower.
-                    start = clock()
-                    posix.system(command)
-                    middle = clock()
-                    os.system(command)
-                    end = clock()
-                    os.system(command)
-                    middle2 = clock()
-                    posix.system(command)
-                    end2 = clock()
-                    plain_total += (middle - start) + (end2 - middle2)
-                    shim_total += (end - middle) + (middle2 - end)
-                plain.append(plain_total / (calls // 2 * 2))
-                shimmed.append(shim_total / (calls // 2 * 2))
+            return alternate(os.system, command, rounds, calls)
     finally:
         shim.uninstall()
-    return statistics.median(plain), statistics.median(shimmed)
 
 
 def raw_popen(command: str) -> int:
@@ -92,29 +100,6 @@ def raw_popen(command: str) -> int:
     _, status = os.waitpid(proc.pid, 0)
     proc.returncode = 0
     return status
-
-
-def measure_floor(command: str, rounds: int, calls: int) -> Tuple[float, float]:
-    plain: List[float] = []
-    floor: List[float] = []
-    clock = time.perf_counter
-    for _ in range(rounds):
-        plain_total = floor_total = 0.0
-        for _ in range(calls // 2):
-            start = clock()
-            posix.system(command)
-            middle = clock()
-            raw_popen(command)
-            end = clock()
-            raw_popen(command)
-            middle2 = clock()
-            posix.system(command)
-            end2 = clock()
-            plain_total += (middle - start) + (end2 - middle2)
-            floor_total += (end - middle) + (middle2 - end)
-        plain.append(plain_total / (calls // 2 * 2))
-        floor.append(floor_total / (calls // 2 * 2))
-    return statistics.median(plain), statistics.median(floor)
 
 
 def main() -> int:
@@ -133,7 +118,7 @@ def main() -> int:
             verdict = "ok" if ratio <= budget else "OVER"
             over += verdict == "OVER"
             print(f"{name:<24} {plain * 1e6:9.0f} {shimmed * 1e6:9.0f} {ratio:6.2f} {budget:6.2f}x {verdict}")
-        plain, floor = measure_floor("/bin/true", args.rounds, args.calls)
+        plain, floor = alternate(raw_popen, "/bin/true", args.rounds, args.calls)
         print(f"{'(reference) bare Popen':<24} {plain * 1e6:9.0f} {floor * 1e6:9.0f} {floor / plain:6.2f}"
               "   Popen + waitpid alone, no shim code")
     return 1 if over else 0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
@@ -27,6 +28,37 @@ def child_env(**extra: str) -> Dict[str, str]:
     env.pop("PYTHONUNBUFFERED", None)
     env.update(extra)
     return env
+
+
+def shim_process(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m shim`` in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-m", "shim", *argv],
+        cwd=cwd,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture
+def popen_events() -> Iterator[List[Any]]:
+    """The arguments of the subprocess.Popen audit events raised while the test runs.
+
+    Plain os.system raises none, so they show the calls the shim made, and
+    their first item is the executable: /bin/sh, or the program itself.
+    """
+    events: List[Any] = []
+    active = [True]
+
+    def hook(name: str, args: Any) -> None:
+        if active[0] and name == "subprocess.Popen":
+            events.append(args)
+
+    sys.addaudithook(hook)  # audit hooks cannot be removed: this one goes quiet
+    yield events
+    active[0] = False
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import posix
 import subprocess
 import sys
 import types
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 import shim
@@ -21,21 +21,6 @@ ORIGINAL_NAME = "system"
 
 def original() -> Any:
     return getattr(posix, ORIGINAL_NAME)
-
-
-@pytest.fixture
-def popen_events() -> Iterator[List[Any]]:
-    """The subprocess.Popen audit events raised while the test runs (only the shim raises them)."""
-    events: List[Any] = []
-    active = [True]
-
-    def hook(name: str, args: Any) -> None:
-        if active[0] and name == "subprocess.Popen":
-            events.append(args)
-
-    sys.addaudithook(hook)
-    yield events
-    active[0] = False
 
 
 def test_install_puts_a_wrapt_proxy_on_os_system() -> None:

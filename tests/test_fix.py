@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 import pytest
 from shim import _cli, _fix
 
-from conftest import ROOT, child_env
+from conftest import ROOT, child_env, shim_process
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -49,18 +49,6 @@ def run_python(path: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess
         capture_output=True,
         check=False,
         timeout=60,
-    )
-
-
-def shim_process(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m shim`` in a fresh interpreter."""
-    return subprocess.run(
-        [sys.executable, "-m", "shim", *argv],
-        cwd=cwd,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        check=False,
     )
 
 

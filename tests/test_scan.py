@@ -15,7 +15,7 @@ from typing import List, Tuple
 import pytest
 from shim import _cli, _scan, _shell, _suggest
 
-from conftest import ROOT, child_env
+from conftest import ROOT, child_env, shim_process
 
 DATA = ROOT / "tests" / "data" / "legacy_app"
 SPELLINGS = DATA / "spellings.py"
@@ -67,18 +67,6 @@ print(json.dumps(sorted(calls)))
 def shim(*argv: str) -> int:
     """Run the command line in this process (output goes to capsys)."""
     return _cli.main(list(argv))
-
-
-def shim_process(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m shim`` in a fresh interpreter."""
-    return subprocess.run(
-        [sys.executable, "-m", "shim", *argv],
-        cwd=cwd,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def marked_calls(path: Path) -> List[Tuple[str, int]]:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import posix
-import sys
-from typing import TYPE_CHECKING, Any, Iterator, List
+from typing import TYPE_CHECKING, Any, List
 
 import pytest
 import shim
@@ -20,19 +19,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.fixture
-def spawned() -> Iterator[List[bytes]]:
-    """Executables handed to subprocess.Popen while the test runs."""
-    seen: List[bytes] = []
-    active = [True]
-
-    def hook(name: str, args: Any) -> None:
-        if active[0] and name == "subprocess.Popen":
-            seen.append(os.fsencode(args[0]))
-
-    sys.addaudithook(hook)
-    yield seen
-    active[0] = False
+def executables(popen_events: List[Any]) -> List[bytes]:
+    """The executables handed to subprocess.Popen so far."""
+    return [os.fsencode(args[0]) for args in popen_events]
 
 
 @pytest.fixture
@@ -44,47 +33,47 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.mark.skipif(not _env.SHELL_IS_DASH, reason="shell-free runs need /bin/sh to be dash")
-def test_auto_runs_a_plain_command_without_the_shell(spawned: List[bytes], workdir: Path) -> None:
+def test_auto_runs_a_plain_command_without_the_shell(popen_events: List[Any], workdir: Path) -> None:
     """A command with no shell syntax runs as an argv: Popen gets the program, not /bin/sh."""
     shim.install(shell="auto")
     assert os.system("date -u +%s >/dev/null") == 0  # redirection: the shell
-    assert spawned == [_env.SHELL_PATH]
+    assert executables(popen_events) == [_env.SHELL_PATH]
     assert os.system("ls -d .") == posix.system("ls -d .") == 0
-    assert spawned[-1].endswith(b"/ls")
+    assert executables(popen_events)[-1].endswith(b"/ls")
 
 
-def test_auto_keeps_the_shell_for_shell_syntax(spawned: List[bytes], workdir: Path) -> None:
+def test_auto_keeps_the_shell_for_shell_syntax(popen_events: List[Any], workdir: Path) -> None:
     """A command with a pipe goes to /bin/sh, with the same status as plain os.system."""
     shim.install(shell="auto")
     assert os.system("true | false") == posix.system("true | false")
-    assert spawned == [_env.SHELL_PATH]
+    assert executables(popen_events) == [_env.SHELL_PATH]
 
 
 def test_auto_keeps_the_shell_when_sh_is_not_dash(
-    spawned: List[bytes], workdir: Path, monkeypatch: pytest.MonkeyPatch
+    popen_events: List[Any], workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where /bin/sh is not dash, auto mode never skips it."""
     monkeypatch.setattr(_env, "SHELL_IS_DASH", False)
     shim.install(shell="auto")
     assert os.system("/bin/true") == 0
-    assert spawned == [_env.SHELL_PATH]
+    assert executables(popen_events) == [_env.SHELL_PATH]
 
 
-def test_auto_keeps_the_shell_when_pwd_is_stale(spawned: List[bytes], workdir: Path) -> None:
+def test_auto_keeps_the_shell_when_pwd_is_stale(popen_events: List[Any], workdir: Path) -> None:
     """After os.chdir without PWD (dash would reset PWD), the command goes to the shell."""
     os.environ["PWD"] = "/"
     shim.install(shell="auto")
     assert os.system("/bin/true") == 0
-    assert spawned == [_env.SHELL_PATH]
+    assert executables(popen_events) == [_env.SHELL_PATH]
 
 
-def test_never_refuses_shell_syntax_and_runs_nothing(spawned: List[bytes], workdir: Path) -> None:
+def test_never_refuses_shell_syntax_and_runs_nothing(popen_events: List[Any], workdir: Path) -> None:
     """shell="never": a command that needs a shell raises ShellRequiredError before anything runs."""
     shim.install(shell="never")
     with pytest.raises(shim.ShellRequiredError) as info:
         os.system("touch ran.txt | cat")
     assert not (workdir / "ran.txt").exists()
-    assert spawned == []
+    assert executables(popen_events) == []
     error = info.value
     assert isinstance(error, OSError)
     assert isinstance(error, shim.ShimError)
@@ -95,11 +84,11 @@ def test_never_refuses_shell_syntax_and_runs_nothing(spawned: List[bytes], workd
 
 
 @pytest.mark.skipif(not _env.SHELL_IS_DASH, reason="shell-free runs need /bin/sh to be dash")
-def test_never_runs_plain_commands_directly(spawned: List[bytes], workdir: Path) -> None:
+def test_never_runs_plain_commands_directly(popen_events: List[Any], workdir: Path) -> None:
     """shell="never" runs commands without shell syntax, directly, with plain os.system's status."""
     shim.install(shell="never")
     assert os.system("/bin/false") == posix.system("/bin/false") == 1 << 8
-    assert spawned[-1] == b"/bin/false"
+    assert executables(popen_events)[-1] == b"/bin/false"
 
 
 def test_never_refuses_a_program_not_found(workdir: Path) -> None:
