@@ -102,7 +102,7 @@ def _chain(obj: Any) -> List[Any]:
 
 
 def _place() -> Any:
-    """Put our proxy on ``os.system``; return the object ``os.system`` now is."""
+    """Put our proxy on ``os.system``; return what module globals holding the C function get."""
     global _proxy
     current = os.system
     if any(_is_ours(link) for link in _chain(current)):
@@ -127,7 +127,9 @@ def _place() -> Any:
         f"os.system is {current!r}, not the original function; "
         "shim leaves it in charge and does not run commands itself",
     )
-    return os.system
+    # Globals that still hold the C function never went through that
+    # replacement: they get a proxy of their own around the C function.
+    return wrapt.FunctionWrapper(ORIGINAL, _system)
 
 
 def _take_off() -> None:

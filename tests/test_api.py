@@ -191,16 +191,25 @@ def test_opaque_replacement_is_kept_in_charge() -> None:
         calls.append(command)
         return 0
 
+    module = types.ModuleType("legacy_for_test3")
+    module.run = original()  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
     os.system = fake
     try:
         with pytest.warns(shim.ShimWarning, match="not the original function"):
             shim.install()
         assert os.system("exit 9") == 0
         assert calls == ["exit 9"]
+        # A global bound to the C function before the replacement keeps
+        # running real commands, now through the shim.
+        assert module.run("exit 3") == 3 << 8  # type: ignore[attr-defined]
+        assert calls == ["exit 9"]
         shim.uninstall()
         assert os.system is fake
+        assert module.run is original()  # type: ignore[attr-defined]
     finally:
         os.system = original()
+        sys.modules.pop(module.__name__, None)
 
 
 @pytest.mark.parametrize(
