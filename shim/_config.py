@@ -19,7 +19,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, Mapping, Optional, Tuple
 
-__all__ = ["TRUTHY", "Settings", "enabled", "from_env", "merge"]
+__all__ = ["TRUTHY", "Settings", "enabled", "from_env", "from_kwargs"]
 
 TRUTHY = ("1", "true", "yes", "on")
 CAPTURE_MODES = ("off", "tee")
@@ -181,20 +181,3 @@ def from_kwargs(options: Mapping[str, Any]) -> Dict[str, Any]:
             continue
         found[key] = _CHECKS[key](key, value)
     return found
-
-
-def merge(options: Mapping[str, Any], environ: Mapping[str, str]) -> Settings:
-    """Keyword arguments over environment variables over defaults.
-
-    A variable that a keyword argument overrides is not checked.
-    """
-    kwargs = from_kwargs(options)
-    env_view = {
-        var: value
-        for var, value in environ.items()
-        if var in VARIABLES.values()
-        and not any(VARIABLES[k] == var for k in kwargs)
-    }
-    settings = from_env(env_view)
-    settings.update(kwargs)
-    return Settings(**settings)
