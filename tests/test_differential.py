@@ -315,7 +315,13 @@ RUN_IDS = [f"{name}, 2>&1" if merged else name for name, merged in RUNS]
 
 
 @pytest.mark.parametrize(("mode", "merged"), RUNS, ids=RUN_IDS)
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize(
+    "case",
+    # One xdist group per case: with --dist loadgroup every mode of a case
+    # runs in the worker that made (and cached) its plain run.
+    [pytest.param(c, marks=pytest.mark.xdist_group(f"case{i}")) for i, c in enumerate(CASES)],
+    ids=[c.name for c in CASES],
+)
 def test_same_as_plain_os_system(
     case: Case,
     mode: str,
