@@ -152,13 +152,12 @@ def plan_without_shell(call: Call, settings: Settings) -> None:
 
     analysis = _shell.analyze(call.command)
     reason = analysis.reason
-    if analysis.argv is not None:
+    if analysis.argv is not None and settings.shell == "auto" and not _env.SHELL_IS_DASH:
+        reason = "/bin/sh is not dash"
+    elif analysis.argv is not None:
         names, ordered = _environment()
         if settings.shell == "auto":
-            if not _env.SHELL_IS_DASH:
-                reason = "/bin/sh is not dash"
-            else:
-                reason = _shell.environment_reason(names)
+            reason = _shell.environment_reason(names)
         if reason is None:
             program = _shell.locate(analysis.argv[0], names.get(b"PATH"))
             if program is not None:

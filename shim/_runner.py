@@ -212,10 +212,13 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def _wait_direct(pid: int) -> int:
-    """Wait for a program started without the shell; return the shell's status."""
+def _wait_direct(pid: int, main: bool) -> int:
+    """Wait for a program started without the shell; return the shell's status.
+
+    ``main``: whether the caller holds the signal dispositions (the main
+    thread), which is where an interrupt can end the wait.
+    """
     global _direct_wait
-    main = threading.current_thread() is threading.main_thread()
     # An interrupt that arrived while the program was being started counts
     # as one that arrived during the wait.
     died_of = _interrupted if main else None
@@ -300,7 +303,7 @@ def run(
         status = _status.WAIT_FAILED
         try:
             stdio.spawned(proc.pid)
-            status = _wait_direct(proc.pid) if direct else _wait(proc.pid)
+            status = _wait_direct(proc.pid, held) if direct else _wait(proc.pid)
         finally:
             # Popen must not try to reap the child a second time.
             proc.returncode = _status.returncode(status)
