@@ -88,6 +88,7 @@ class Case:
         merged: bool = False,
         new_session: bool = False,
         normalize: Optional[Callable[[bytes], bytes]] = None,
+        merged_normalize: Optional[Callable[[bytes], bytes]] = None,
         env: Optional[Dict[str, str]] = None,
         read_stdin_after: bool = True,
         timeout: float = 30,
@@ -98,6 +99,7 @@ class Case:
         self.merged = merged
         self.new_session = new_session
         self.normalize = normalize
+        self.merged_normalize = merged_normalize
         self.env = env or {}
         self.read_stdin_after = read_stdin_after
         self.timeout = timeout
@@ -158,6 +160,8 @@ def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str, *, merged: boo
     out, err = mask_glibc_internal(proc.stdout), mask_glibc_internal(proc.stderr or b"")
     if case.normalize is not None:
         out, err = case.normalize(out), case.normalize(err)
+    if merged and case.merged_normalize is not None:
+        out = case.merged_normalize(out)
     data["stdout"] = out
     data["stderr"] = err
     data["exit"] = proc.returncode

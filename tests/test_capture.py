@@ -595,7 +595,9 @@ def test_no_thread_while_the_command_runs() -> None:
     plain, shimmed = run_both("call('ls /proc/$PPID/task | wc -l')", TEE_MODES["tee"])
     assert_same(plain, shimmed)
     assert plain["stdout"].strip() == b"1"
-    _, threaded = run_both("call('ls /proc/$PPID/task | wc -l')", TEE_MODES["tee-thread"])
+    # The copy thread starts once Popen has returned: give it a moment so
+    # the count does not race its start.
+    _, threaded = run_both("call('sleep 0.3; ls /proc/$PPID/task | wc -l')", TEE_MODES["tee-thread"])
     assert threaded["stdout"].strip() == b"2"
 
 
