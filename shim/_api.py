@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from shim import _config, _startup
+from shim import _startup
+from shim._common import settings as _config
 from shim.exceptions import ConfigError
 
 # Annotations only: `typing` costs milliseconds at start-up (mypy treats a
@@ -51,13 +52,13 @@ def install(
     }
     given = _config.from_kwargs(options)
     if "redact" in given:
-        from shim import _redact
+        from shim._common import redact as _redact
 
         _redact.compile_patterns(given["redact"], "redact")
     try:
         settings = _config.from_env(_env_not_overridden(given))
         if "redact" in settings:
-            from shim import _redact
+            from shim._common import redact as _redact
 
             _redact.compile_patterns(settings["redact"], "SHIM_REDACT")
     except ValueError as exc:

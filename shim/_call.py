@@ -13,12 +13,14 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from shim import _capture, _env, _runner, _status, _trail
+from shim import _capture, _runner, _trail
+from shim._common import platform as _env
+from shim._common import status as _status
 
 if TYPE_CHECKING:
     from types import FrameType
 
-    from shim._config import Settings
+    from shim._common.settings import Settings
 
 __all__ = ["Call", "encode", "perform", "split_arguments"]
 
@@ -148,7 +150,8 @@ def plan_without_shell(call: Call, settings: Settings) -> None:
     ``never`` mode only the syntax counts; a command that needs the shell
     raises :class:`ShellRequiredError`, naming the reason and the call site.
     """
-    from shim import _shell
+    from shim._common import syntax as _shell
+    from shim._runtime import shellfree as _shellfree
 
     analysis = _shell.analyze(call.command)
     reason = analysis.reason
@@ -157,9 +160,9 @@ def plan_without_shell(call: Call, settings: Settings) -> None:
     elif analysis.argv is not None:
         names, ordered = _environment()
         if settings.shell == "auto":
-            reason = _shell.environment_reason(names)
+            reason = _shellfree.environment_reason(names)
         if reason is None:
-            program = _shell.locate(analysis.argv[0], names.get(b"PATH"))
+            program = _shellfree.locate(analysis.argv[0], names.get(b"PATH"))
             if program is not None:
                 call.argv = analysis.argv
                 call.executable = program
@@ -179,12 +182,12 @@ _last_environment: List[Any] = [None, None, None]
 
 def _environment() -> Tuple[Dict[bytes, bytes], Dict[bytes, bytes]]:
     """The C environment as a mapping, and in the order dash passes it on."""
-    from shim import _shell
+    from shim._runtime import shellfree as _shellfree
 
-    entries = tuple(_shell.c_environment())
+    entries = tuple(_shellfree.c_environment())
     if _last_environment[0] != entries:
         names = dict(entries)
-        ordered = {name: names[name] for name in _shell.environment_order(names)}
+        ordered = {name: names[name] for name in _shellfree.environment_order(names)}
         _last_environment[:] = [entries, names, ordered]
     return _last_environment[1], _last_environment[2]
 

@@ -41,10 +41,11 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
-from shim import _env, _runner
+from shim import _runner
+from shim._common import platform as _env
 
 if TYPE_CHECKING:
-    from shim._config import Settings
+    from shim._common.settings import Settings
 
 __all__ = ["Captured", "Tee", "result", "stdio_for"]
 

@@ -27,7 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence
 
-from shim import _config, _env
+from shim._common import settings as _config
+from shim._common import platform as _env
 from shim._version import __version__
 from shim.exceptions import ShimError
 

@@ -31,7 +31,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple, final
 
-from shim import _scan, _suggest
+from shim import _scan
+from shim._common import suggest as _suggest
 
 if TYPE_CHECKING:
     import argparse

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import wrapt as _wrapt
 
-from shim import _call, _env, _startup
+from shim import _call, _startup
+from shim._common import platform as _env
 
 if TYPE_CHECKING:
-    from shim._config import Settings
+    from shim._common.settings import Settings
 
 __all__ = ["active_settings", "install", "is_installed", "uninstall"]
 

@@ -30,6 +30,7 @@ import sys
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from shim._common import schema as _schema
 from shim.exceptions import ShimError
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["FORMATS", "Report", "ReportError", "TopK", "read", "register", "render"]
 
 #: The schema version this reader understands.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = _schema.VERSION
 FORMATS = ("text", "markdown", "json", "html")
 #: A longer line is skipped (counted as corrupt) without being read into memory.
 MAX_LINE = 8 * 1024 * 1024
@@ -205,7 +206,7 @@ class _ShellCheck:
     def __init__(self) -> None:
         self._analyze: Optional[Callable[[bytes], Any]]
         try:
-            self._analyze = importlib.import_module("shim._shell").analyze
+            self._analyze = importlib.import_module("shim._common.syntax").analyze
         except ImportError:
             self._analyze = None
         self._cache: Dict[str, Optional[str]] = {}

@@ -23,7 +23,7 @@ import subprocess
 import threading
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from shim import _status
+from shim._common import status as _status
 
 __all__ = ["Stdio", "run"]
 
@@ -239,9 +239,9 @@ def _wait_direct(pid: int, main: bool) -> int:
         # program whenever it ends, as init would have.
         threading.Thread(target=_reap, args=(pid,), name="shim-reaper", daemon=True).start()
         return died_of
-    from shim import _shell
+    from shim._runtime import shellfree as _shellfree
 
-    status, report = _shell.shell_status(status)
+    status, report = _shellfree.shell_status(status)
     if report:
         with contextlib.suppress(OSError):
             os.write(2, report)

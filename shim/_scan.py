@@ -46,7 +46,8 @@ from typing import (
     final,
 )
 
-from shim import _shell, _suggest
+from shim._common import syntax as _shell
+from shim._common import suggest as _suggest
 
 if TYPE_CHECKING:
     import argparse

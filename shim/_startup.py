@@ -83,7 +83,7 @@ def arm() -> bool:
     and leaves ``os.system`` alone.  Returns whether the shim is armed.
     """
     global _armed
-    from shim import _config
+    from shim._common import settings as _config
 
     try:
         settings = _config.from_env(os.environ)
@@ -108,7 +108,7 @@ def main() -> None:
         return
     _ran = True
     try:
-        from shim import _config
+        from shim._common import settings as _config
 
         if _config.enabled(os.environ):
             arm()

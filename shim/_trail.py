@@ -15,14 +15,14 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Set, Tuple
 
-from shim import _status
+from shim._common import status as _status
 
 if TYPE_CHECKING:
     from types import FrameType
 
     from shim._call import Call
-    from shim._config import Settings
-    from shim._redact import Redactor
+    from shim._common.settings import Settings
+    from shim._common.redact import Redactor
 
 __all__ = ["SCHEMA_VERSION", "configure", "getcwd", "logger", "publish", "record", "wants_record"]
 
@@ -109,7 +109,7 @@ def reset() -> None:
 def _redactor(patterns: Tuple[str, ...]) -> Redactor:
     found = _redactors.get(patterns)
     if found is None:
-        from shim import _redact
+        from shim._common import redact as _redact
 
         found = _redact.Redactor(_redact.compile_patterns(patterns))
         _redactors[patterns] = found
@@ -223,7 +223,7 @@ def record(call: Call, settings: Settings) -> Dict[str, Any]:
     """Return the audit record (schema v1) of a finished call, secrets masked."""
     import datetime as dt
 
-    from shim import _redact
+    from shim._common import redact as _redact
 
     redactor = _redactor(settings.redact)
     command = redactor.command(_redact.render(call.command))
@@ -236,7 +236,7 @@ def record(call: Call, settings: Settings) -> Dict[str, Any]:
     # masked text, where "***" would look like a glob.
     suggest_argv = argv
     if suggest_argv is None:
-        from shim import _shell
+        from shim._common import syntax as _shell
 
         parsed = _shell.analyze(call.command).argv
         if parsed is not None:
@@ -278,7 +278,7 @@ def record(call: Call, settings: Settings) -> Dict[str, Any]:
 def _tail(redactor: Redactor, data: Optional[bytes]) -> Optional[str]:
     if data is None:
         return None
-    from shim import _redact
+    from shim._common import redact as _redact
 
     return redactor.output(_redact.render(bytes(data)))
 
@@ -286,7 +286,7 @@ def _tail(redactor: Redactor, data: Optional[bytes]) -> Optional[str]:
 def _suggestion(command: str, argv: Optional[List[str]]) -> str:
     """Return the ``subprocess`` replacement, built from the masked command."""
     try:
-        from shim import _suggest
+        from shim._common import suggest as _suggest
 
         return _suggest.suggestion(command, argv)
     except Exception as exc:

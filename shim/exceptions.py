@@ -4,12 +4,11 @@ Each exception also subclasses the builtin a caller is most likely to catch
 already, so switching the shim on breaks no existing ``except`` clause.
 """
 
-from __future__ import annotations
-
-# Annotations only: `typing` costs milliseconds at start-up (mypy treats a
-# module-level TYPE_CHECKING like typing's).
+# Annotations are strings: `typing` costs milliseconds at start-up, and
+# Python 3.6 has no postponed evaluation of annotations.  mypy reads a
+# module-level TYPE_CHECKING like typing's.
 TYPE_CHECKING = False
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Optional, Tuple
 
 __all__ = ["ConfigError", "ShellRequiredError", "ShimError", "ShimWarning"]
@@ -35,7 +34,7 @@ class ShellRequiredError(ShimError, OSError):
     ``except OSError`` keeps working.  Nothing has run when this is raised.
     """
 
-    def __init__(self, command: str, reason: str, site: Optional[str] = None) -> None:
+    def __init__(self, command: str, reason: str, site: "Optional[str]" = None) -> None:
         where = f" (called from {site})" if site else ""
         super().__init__(f"command needs a shell ({reason}){where}: {command}")
         self.command = command
@@ -45,7 +44,7 @@ class ShellRequiredError(ShimError, OSError):
     def __str__(self) -> str:
         return str(self.args[0])
 
-    def __reduce__(self) -> Tuple[Any, Tuple[str, str, Optional[str]]]:
+    def __reduce__(self) -> "Tuple[Any, Tuple[str, str, Optional[str]]]":
         return (type(self), (self.command, self.reason, self.site))
 
 

@@ -267,7 +267,7 @@ def test_wrong_argument_types_raise_like_os_system() -> None:
 
 def test_exit_status_not_started_shell(monkeypatch: pytest.MonkeyPatch) -> None:
     """When /bin/sh cannot be started, the status is 127 << 8, as system(3) gives."""
-    from shim import _env
+    from shim._common import platform as _env
 
     monkeypatch.setattr(_env, "SHELL_PATH", b"/no/such/shell")
     shim.install()

@@ -664,7 +664,7 @@ def test_copying_in_the_caller_with_a_pid(tmp_path: Any) -> None:
     code = """
     import json, os, subprocess, threading, time
     from shim import _capture
-    from shim._config import Settings
+    from shim._common.settings import Settings
     rows = []
     def run(command):
         tee = _capture.stdio_for(Settings(capture="tee", capture_limit=8))
@@ -743,7 +743,7 @@ def test_pytest_capfd_sees_the_output(tmp_path: Any) -> None:
 def test_result_is_none_for_pass_through() -> None:
     """result() of the pass-through hooks (capture off) is None."""
     from shim import _capture
-    from shim._config import Settings
+    from shim._common.settings import Settings
 
     assert _capture.result(_capture.stdio_for(Settings())) is None
     assert isinstance(_capture.stdio_for(Settings(capture="tee")), _capture.Tee)

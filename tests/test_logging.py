@@ -287,7 +287,7 @@ def test_handler_that_calls_os_system_does_not_recurse(
 
 def test_wants_record() -> None:
     """A record is made only when an audit file is set or the logger listens at INFO."""
-    from shim._config import Settings
+    from shim._common.settings import Settings
 
     logger.setLevel(logging.WARNING)
     assert not _trail.wants_record(Settings())

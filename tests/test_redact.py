@@ -13,7 +13,7 @@ import pytest
 import shim
 from hypothesis import given
 from hypothesis import strategies as st
-from shim._redact import MASK, Redactor, compile_patterns, secret_option
+from shim._common.redact import MASK, Redactor, compile_patterns, secret_option
 
 from conftest import child_env
 

@@ -21,7 +21,9 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shim import _cli, _report, _shell, _status
+from shim import _cli, _report
+from shim._common import syntax as _shell
+from shim._common import status as _status
 
 from conftest import child_env
 

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import List, Tuple
 
 import pytest
-from shim import _cli, _scan, _shell, _suggest
+from shim import _cli, _scan
+from shim._common import syntax as _shell
+from shim._common import suggest as _suggest
 
 from conftest import ROOT, child_env, shim_process
 

@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import pytest
-from shim import _shell
-from shim._shell import Analysis, analyze, environment_order, environment_reason, shell_status
+from shim._common import syntax as _shell
+from shim._common.syntax import Analysis, analyze
+from shim._runtime.shellfree import environment_order, environment_reason, shell_status
 
 DASH = shutil.which("dash") or (
     "/bin/sh" if os.path.basename(os.path.realpath("/bin/sh")) == "dash" else None
@@ -519,7 +520,7 @@ def test_environment_reason_sees_blocked_signals() -> None:
     code = textwrap.dedent(
         """
         import os, signal, subprocess
-        from shim._shell import environment_reason
+        from shim._runtime.shellfree import environment_reason
         def blocked(argv):
             out = subprocess.run(argv, capture_output=True, check=True, restore_signals=False).stdout
             return [l for l in out.splitlines() if l.startswith(b"SigBlk")]

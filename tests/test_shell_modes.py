@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, List
 
 import pytest
 import shim
-from shim import _env
+from shim._common import platform as _env
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -22,7 +22,7 @@ from typing import Dict, Iterator, List
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
-from shim._shell import analyze
+from shim._common.syntax import analyze
 
 from test_shell_analysis import BASH, DASH, ShellProbe
 

@@ -8,7 +8,7 @@ import signal
 from typing import List
 
 import pytest
-from shim import _status
+from shim._common import status as _status
 
 
 def real_statuses() -> List[int]:

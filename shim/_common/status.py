@@ -6,8 +6,6 @@ the exit code shifted left by 8, or the signal number in the low 7 bits plus
 (the exit code, or minus the signal number, with the core bit lost).
 """
 
-from __future__ import annotations
-
 from typing import Optional
 
 __all__ = [

@@ -4,8 +4,6 @@ Everything the shim needs to know about the operating system and its C
 library is decided here, once, at import time.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from typing import Optional, Tuple

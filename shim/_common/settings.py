@@ -1,25 +1,38 @@
 """Settings: from keyword arguments of ``install()`` and from ``SHIM_*`` variables.
 
 This module runs at interpreter start-up when ``SHIM_ENABLE`` is set, so it
-imports nothing beyond what the interpreter has already loaded (``os``).
-Regular expressions (``SHIM_REDACT``) are only checked here for their
-syntax later, when the shim is activated, because importing :mod:`re` would
-cost start-up time in every process.
-"""
+imports nothing beyond what the interpreter has already loaded (``os``), and
+its annotations are strings: ``typing`` costs milliseconds at start-up, and
+Python 3.6 has no postponed evaluation of annotations.  Regular expressions
+(``SHIM_REDACT``) are checked for their syntax only when the shim is
+activated, because importing :mod:`re` would cost start-up time in every
+process.
 
-from __future__ import annotations
+Start-up, ``install()``, ``shim run`` and ``shim doctor`` all validate through
+:func:`from_env` and :func:`from_kwargs`, so a value is accepted or refused
+the same way everywhere.
+"""
 
 import os
 
 from shim.exceptions import ConfigError
 
-# Annotations only: `typing` costs milliseconds at start-up (mypy treats a
-# module-level TYPE_CHECKING like typing's).
+# mypy reads a module-level TYPE_CHECKING like typing's.
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Dict, Mapping, Optional, Tuple
+if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
-__all__ = ["TRUTHY", "Settings", "enabled", "from_env", "from_kwargs"]
+__all__ = [
+    "CAPTURE_MODES",
+    "LOG_LEVELS",
+    "SHELL_MODES",
+    "TRUTHY",
+    "VARIABLES",
+    "Settings",
+    "enabled",
+    "from_env",
+    "from_kwargs",
+]
 
 TRUTHY = ("1", "true", "yes", "on")
 CAPTURE_MODES = ("off", "tee")
@@ -43,22 +56,23 @@ class Settings:
 
     __slots__ = ("audit", "capture", "capture_limit", "log", "redact", "shell")
 
-    capture: str
-    capture_limit: int
-    shell: str
-    audit: Optional[str]
-    log: Optional[str]
-    redact: Tuple[str, ...]
+    if TYPE_CHECKING:  # pragma: no cover
+        capture: str
+        capture_limit: int
+        shell: str
+        audit: Optional[str]
+        log: Optional[str]
+        redact: Tuple[str, ...]
 
     def __init__(
         self,
         *,
-        capture: str = "off",
-        capture_limit: int = DEFAULT_CAPTURE_LIMIT,
-        shell: str = "always",
-        audit: Optional[str] = None,
-        log: Optional[str] = None,
-        redact: Tuple[str, ...] = (),
+        capture: "str" = "off",
+        capture_limit: "int" = DEFAULT_CAPTURE_LIMIT,
+        shell: "str" = "always",
+        audit: "Optional[str]" = None,
+        log: "Optional[str]" = None,
+        redact: "Tuple[str, ...]" = (),
     ) -> None:
         object.__setattr__(self, "capture", capture)
         object.__setattr__(self, "capture_limit", capture_limit)
@@ -67,13 +81,13 @@ class Settings:
         object.__setattr__(self, "log", log)
         object.__setattr__(self, "redact", redact)
 
-    def __setattr__(self, name: str, value: object) -> None:
+    def __setattr__(self, name: "str", value: "object") -> None:
         raise AttributeError("Settings are immutable")
 
-    def as_dict(self) -> Dict[str, Any]:
+    def as_dict(self) -> "Dict[str, Any]":
         return {name: getattr(self, name) for name in self.__slots__}
 
-    def __eq__(self, other: object) -> bool:
+    def __eq__(self, other: "object") -> bool:
         return isinstance(other, Settings) and self.as_dict() == other.as_dict()
 
     def __hash__(self) -> int:
@@ -84,7 +98,7 @@ class Settings:
         return f"Settings({inner})"
 
 
-def enabled(environ: Mapping[str, str]) -> bool:
+def enabled(environ: "Mapping[str, str]") -> bool:
     """Whether ``SHIM_ENABLE`` asks for the shim."""
     return environ.get("SHIM_ENABLE", "").strip().lower() in TRUTHY
 
@@ -93,7 +107,7 @@ def _bad(name: str, value: object, accepted: str) -> ConfigError:
     return ConfigError(f"{name}={value!r} is not valid; accepted values: {accepted}")
 
 
-def _choice(name: str, value: object, choices: Tuple[str, ...]) -> str:
+def _choice(name: str, value: object, choices: "Tuple[str, ...]") -> str:
     if isinstance(value, str) and value.strip().lower() in choices:
         return value.strip().lower()
     raise _bad(name, value, "|".join(choices))
@@ -102,7 +116,8 @@ def _choice(name: str, value: object, choices: Tuple[str, ...]) -> str:
 def _limit(name: str, value: object) -> int:
     if isinstance(value, str):
         text = value.strip()
-        if text.isdigit() and text.isascii():
+        # str.isdigit() also accepts other scripts' digits; int() would too.
+        if text and all("0" <= c <= "9" for c in text):
             return int(text)
     elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
@@ -117,7 +132,7 @@ def _level(name: str, value: object) -> str:
 
 def _audit(name: str, value: object) -> str:
     try:
-        path: str | bytes = os.fspath(value)  # type: ignore[call-overload]
+        path = os.fspath(value)  # type: ignore[call-overload]
     except TypeError:
         raise _bad(name, value, "a file path") from None
     if isinstance(path, bytes):
@@ -129,10 +144,10 @@ def _audit(name: str, value: object) -> str:
     try:
         return os.path.abspath(path)
     except OSError:  # the working directory is gone
-        return path
+        return str(path)
 
 
-def _redact(name: str, value: object) -> Tuple[str, ...]:
+def _redact(name: str, value: object) -> "Tuple[str, ...]":
     if isinstance(value, str):
         parts = tuple(p for p in value.split(";") if p.strip())
     elif isinstance(value, (list, tuple)) and all(isinstance(p, str) for p in value):
@@ -151,16 +166,16 @@ _CHECKS = {
     "audit": _audit,
     "log": _level,
     "redact": _redact,
-}
+}  # type: Dict[str, Callable[[str, object], Any]]
 
 
-def from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
+def from_env(environ: "Mapping[str, str]") -> "Dict[str, Any]":
     """The settings the environment gives, validated.
 
     Unset and empty variables give nothing.  Raises :class:`ConfigError`
     naming the variable for a bad value.
     """
-    found: Dict[str, Any] = {}
+    found = {}  # type: Dict[str, Any]
     for key, var in VARIABLES.items():
         raw = environ.get(var)
         if raw is None or not raw.strip():
@@ -169,9 +184,9 @@ def from_env(environ: Mapping[str, str]) -> Dict[str, Any]:
     return found
 
 
-def from_kwargs(options: Mapping[str, Any]) -> Dict[str, Any]:
+def from_kwargs(options: "Mapping[str, Any]") -> "Dict[str, Any]":
     """The settings keyword arguments give, validated (``None`` means unset)."""
-    found: Dict[str, Any] = {}
+    found = {}  # type: Dict[str, Any]
     for key, value in options.items():
         if key not in _CHECKS:
             raise ConfigError(

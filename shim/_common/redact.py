@@ -24,8 +24,6 @@ with groups masks what each group matched and keeps the rest, so
 ``--user-pin (\S+)`` keeps ``--user-pin`` and hides the value.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Iterable, Iterator, List, Optional, Pattern, Sequence, Tuple
 

@@ -14,8 +14,6 @@ otherwise.  ``shell=True`` runs ``/bin/sh -c command`` with ``$0`` set to
 messages (``/bin/sh: 1: foo: not found``).
 """
 
-from __future__ import annotations
-
 from typing import List, Optional, Sequence, Union
 
 __all__ = [

@@ -1,0 +1,204 @@
+"""Running a program without ``/bin/sh`` exactly as the shell would have run it.
+
+The syntax of a command (``shim._common.syntax``) says whether the shell
+would do anything besides run one program.  This module answers the other
+half, which no command string can show, for the running process:
+
+* :func:`environment_reason`: whether the shell would hand the program a
+  different environment or signal mask than the caller has;
+* :func:`environment_order`: the one change dash always makes, the order of
+  the environment variables;
+* :func:`c_environment`: the environment the shell would inherit (the C
+  ``environ``, which also holds what ``os.putenv`` set);
+* :func:`locate`: the file the shell would execute;
+* :func:`shell_status`: what dash makes of a program's exit: it runs the
+  program as its child, so a signal that kills the program becomes the
+  shell's exit code 128 + n and a message on stderr.
+"""
+
+import os
+import re
+import signal
+import stat
+from typing import Any, Iterable, List, Mapping, Optional, Tuple
+
+__all__ = [
+    "c_environment",
+    "environment_order",
+    "environment_reason",
+    "locate",
+    "shell_status",
+]
+
+# Names dash imports from the environment; others it drops from the
+# environment of the programs it runs.
+_NAMES = re.compile(rb"(?:[A-Za-z_][A-Za-z0-9_]*=)*")
+# Variables dash resets even when the environment sets them.
+_RESET_BY_SHELL = (b"IFS", b"OPTIND", b"PPID")
+
+
+def environment_reason(environ: Optional[Mapping[bytes, bytes]] = None) -> Optional[str]:
+    """Why ``/bin/sh`` would start a program differently than a direct ``exec``.
+
+    ``None`` when a program started directly, with this process's
+    environment (``os.environb`` unless given) and the calling thread's
+    signal mask, sees what it would see when started by dash.  Otherwise a
+    reason, as for :func:`analyze`.  What dash changes (checked against it in
+    the tests): it drops variables whose names are not shell names, sets
+    ``PWD`` when it is not an absolute name of the current directory,
+    resets ``IFS``, ``OPTIND`` and ``PPID``, searches its own default path
+    when ``PATH`` is unset and reads ``%`` in ``PATH`` entries as options,
+    and unblocks every signal before it runs a program.
+    """
+    if environ is None:
+        # The dict behind os.environ and os.environb (bytes keys on POSIX):
+        # a plain dict is several times faster to query than the mapping.
+        environ = getattr(os.environ, "_data", None) or os.environb
+    path = environ.get(b"PATH")
+    if path is None:
+        return "PATH is unset"
+    if 0x25 in path:  # "%"
+        return "'%' in PATH"
+    for name in _RESET_BY_SHELL:
+        if name in environ:
+            return f"{name.decode('ascii')} is set"
+    if _NAMES.fullmatch(b"=".join(environ) + b"=") is None:
+        return "an environment variable name that is not a shell name"
+    pwd = environ.get(b"PWD")
+    if pwd is None or not pwd.startswith(b"/"):
+        return "PWD does not name the current directory"
+    try:
+        # os.stat, not pathlib: this runs on every call and must stay cheap.
+        here = os.stat(".")
+        there = os.stat(pwd)
+    except (OSError, ValueError):
+        return "PWD does not name the current directory"
+    if (here.st_dev, here.st_ino) != (there.st_dev, there.st_ino):
+        return "PWD does not name the current directory"
+    if signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+        return "blocked signals"
+    return None
+
+
+# dash's own variables (var.c, varinit[]), created before the environment is
+# read; each is exported only when the environment has it.  This is dash as
+# Debian and Ubuntu build it: without line editing ("SMALL", so no TERM and
+# HISTSIZE entries; "fc" is not a builtin either), without ATTY, and with
+# LINENO kept elsewhere.  The tests check this against the installed dash.
+_DASH_VARIABLES = {
+    name: rank
+    for rank, name in enumerate(
+        (b"IFS", b"MAIL", b"MAILPATH", b"PATH", b"PS1", b"PS2", b"PS4", b"OPTIND")
+    )
+}
+_DASH_BUCKETS = 39  # var.c, VTABSIZE
+
+
+def environment_order(names: Iterable[bytes]) -> List[bytes]:
+    """Order environment variable names the way dash passes them to a program.
+
+    ``names`` in the order of the environment dash starts with, all shell
+    names (see :func:`environment_reason`).  dash keeps its variables in a
+    hash table of 39 chains and builds a program's environment by walking
+    it: chain by chain (the hash is the first byte times 16 plus the sum of
+    the name's bytes), and in a chain first dash's own variables (``PATH``,
+    ``TERM``, ...) in reverse order of creation, then the others in the
+    order of the environment.  ``env`` run by ``sh -c`` prints in this
+    order, not in the caller's.
+    """
+    keyed: List[Tuple[int, int, int, bytes]] = []
+    for position, name in enumerate(names):
+        bucket = ((name[0] << 4) + sum(name)) % _DASH_BUCKETS if name else 0
+        rank = _DASH_VARIABLES.get(name)
+        if rank is None:
+            keyed.append((bucket, 1, position, name))
+        else:
+            keyed.append((bucket, 0, -rank, name))
+    keyed.sort()
+    return [key[3] for key in keyed]
+
+
+# dash writes no message for these (jobs.c, sprint_status): an interrupted
+# or a broken pipeline is not news.
+_QUIET_SIGNALS = (signal.SIGINT, signal.SIGPIPE)
+
+
+def shell_status(status: int) -> Tuple[int, bytes]:
+    """Tell what ``sh -c`` (dash) reports for a program that ended with raw ``status``.
+
+    Returns the status ``os.system`` gets from the shell and the bytes the
+    shell writes to its stderr.  dash runs the program as its child and
+    waits: an exit code passes through unchanged (no message); a program
+    killed by signal n makes dash exit with 128 + n after writing the
+    signal's description, ``strsignal(n)`` (cut at 32 bytes) plus
+    `` (core dumped)`` when a core was dumped and a newline, except for
+    SIGINT and SIGPIPE.  ``-1`` (status not collected) stays ``-1``.
+
+    Not for a signal that reached the shell as well: Ctrl-C at a terminal
+    goes to the whole foreground process group, and dash then dies of the
+    signal itself, so ``os.system`` returns the signal (2), not 130 << 8.
+    bash (``/bin/sh`` on some systems) replaces itself with the program of
+    ``sh -c 'prog'`` and passes every status through as it is.
+    """
+    sig = status & 0x7F
+    if status < 0 or sig in (0, 0x7F):  # exited, not collected, or stopped
+        return status, b""
+    code = ((128 + sig) & 0xFF) << 8
+    if sig in _QUIET_SIGNALS:
+        return code, b""
+    text = (signal.strsignal(sig) or f"Unknown signal {sig}").encode()[:32]
+    if status & 0x80:
+        text += b" (core dumped)"
+    return code, text + b"\n"
+
+
+def c_environment() -> List[Tuple[bytes, bytes]]:
+    """The C library's environment, in its order: what ``/bin/sh`` would inherit.
+
+    ``os.environ`` misses what ``os.putenv`` set and may differ from it in
+    order, so the C ``environ`` array is read (through ctypes, loaded at the
+    first call of a shell-free run).  Falls back to ``os.environb``.
+    """
+    global _environ_array
+    if _environ_array is None:
+        try:
+            import ctypes
+
+            _environ_array = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
+        except (ImportError, OSError, ValueError, AttributeError):
+            _environ_array = False
+    if _environ_array is False:
+        return list(os.environb.items())
+    found: List[Tuple[bytes, bytes]] = []
+    index = 0
+    while True:
+        entry = _environ_array[index]
+        if entry is None:
+            return found
+        name, sep, value = entry.partition(b"=")
+        if sep:
+            found.append((name, value))
+        index += 1
+
+
+_environ_array: Any = None
+
+
+def locate(program: bytes, path: Optional[bytes]) -> Optional[bytes]:
+    """The file dash would execute for ``program``: the first regular file on ``PATH``.
+
+    A name with a slash is used as it is.  dash stops at the first regular
+    file (executable or not) and runs it, as a script when it has no ``#!``
+    line; Python's own search would go on to a later directory instead.
+    ``None`` when there is no such file.
+    """
+    if b"/" in program:
+        return program
+    for directory in (path or b"").split(b":"):
+        candidate = directory + b"/" + program if directory else program
+        try:
+            if stat.S_ISREG(os.stat(candidate).st_mode):
+                return candidate
+        except (OSError, ValueError):
+            continue
+    return None
