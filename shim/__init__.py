@@ -5,7 +5,7 @@ or :func:`install`.  What the program observes (return value, output,
 signals) stays exactly what plain ``os.system`` gives.
 """
 
-from shim._api import install, installed, is_installed, uninstall
+from shim._runtime.api import install, installed, is_installed, uninstall
 from shim._version import __version__
 from shim.exceptions import ConfigError, ShellRequiredError, ShimError, ShimWarning
 

@@ -5,6 +5,6 @@ the variable: the ``SHIM_*`` variables give the settings, a bad value prints
 one line on stderr and leaves ``os.system`` alone.
 """
 
-from shim import _startup
+from shim._runtime import startup
 
-_startup.arm()
+startup.arm()

@@ -70,7 +70,7 @@ def _restore_global_state() -> Iterator[None]:
     for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD, signal.SIGALRM, signal.SIGUSR1, signal.SIGTERM):
         saved_handlers[sig] = signal.getsignal(sig)
     yield
-    if "shim._patch" in sys.modules:
+    if "shim" in sys.modules:
         import shim
 
         shim.uninstall()

@@ -12,7 +12,7 @@ from typing import Any, List
 import pytest
 import shim
 import wrapt
-from shim import _patch
+from shim._runtime import lifecycle
 
 # Not kept in a module global: install() rebinds every module global that
 # holds the original function (that is the `from os import system` feature).
@@ -52,7 +52,7 @@ def test_install_twice_wraps_once_and_updates_settings() -> None:
     shim.install(shell="auto")
     assert os.system is first
     assert os.system.__wrapped__ is original()
-    settings = _patch.active_settings()
+    settings = lifecycle.settings()
     assert settings is not None and settings.shell == "auto"
 
 
@@ -83,9 +83,9 @@ def test_installed_restores_previous_settings() -> None:
     """installed() inside an installation restores the previous settings, not uninstalls."""
     shim.install(shell="always")
     with shim.installed(shell="auto"):
-        assert _patch.active_settings().shell == "auto"  # type: ignore[union-attr]
+        assert lifecycle.settings().shell == "auto"  # type: ignore[union-attr]
     assert shim.is_installed()
-    assert _patch.active_settings().shell == "always"  # type: ignore[union-attr]
+    assert lifecycle.settings().shell == "always"  # type: ignore[union-attr]
 
 
 def test_from_os_import_system_before_install_is_rebound() -> None:
@@ -247,7 +247,7 @@ def test_keyword_wins_over_environment() -> None:
     os.environ["SHIM_SHELL"] = "sometimes"
     os.environ["SHIM_CAPTURE_LIMIT"] = "123"
     shim.install(shell="auto")
-    settings = _patch.active_settings()
+    settings = lifecycle.settings()
     assert settings is not None
     assert (settings.shell, settings.capture_limit) == ("auto", 123)
 

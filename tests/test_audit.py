@@ -21,8 +21,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 import shim
-import shim._config
-from shim import _audit, _trail
+from shim._common.settings import Settings
+from shim._runtime import warn
+from shim._runtime.session import Session
 from shim.exceptions import ShimWarning
 
 from conftest import child_env
@@ -420,26 +421,27 @@ def test_forked_child_writes_its_own_records(tmp_path: Path) -> None:
     audit = tmp_path / "audit.jsonl"
     body = f"""
     import shim
-    from shim import _audit
+    from shim._runtime import lifecycle
     shim.install(audit={str(audit)!r})
     os.system(": parent-before")
-    parent_fd = _audit._sink.fd
+    sink = lifecycle._LIFECYCLE.handler.session.audit
+    parent_fd = sink.fd
     pid = os.fork()
     if pid == 0:
         code = 0
         try:
             # The inherited descriptor was closed at the fork.
-            if _audit._sink is not None:
+            if sink.fd != -1:
                 code = 3
             os.system(": child")
-            if _audit._sink.pid != os.getpid():
+            if sink.pid != os.getpid():
                 code = 4
         finally:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     os.system(": parent-after")
     results.append(status)
-    results.append(_audit._sink.fd == parent_fd)
+    results.append(sink.fd == parent_fd)
     report()
     """
     result = result_of(run_script(write_script(tmp_path, body)))
@@ -470,9 +472,9 @@ def test_descriptor_closed_by_the_program_is_never_reused(tmp_path: Path) -> Non
     audit = tmp_path / "audit.jsonl"
     other = tmp_path / "other.txt"
     body = f"""
-    from shim import _audit
+    from shim._runtime import lifecycle
     os.system(": one")
-    fd = _audit._sink.fd
+    fd = lifecycle._LIFECYCLE.handler.session.audit.fd
     os.close(fd)
     again = os.open({str(other)!r}, os.O_WRONLY | os.O_CREAT, 0o644)
     results.append(again == fd)
@@ -491,18 +493,21 @@ def test_path_change_and_audit_off(tmp_path: Path) -> None:
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     body = f"""
     import shim
-    from shim import _audit
+    from shim._runtime import lifecycle
     shim.install(audit={str(first)!r})
     os.system(": a")
+    sink_a = lifecycle._LIFECYCLE.handler.session.audit
     shim.install(audit={str(second)!r})
+    results.append(sink_a.fd == -1)
     os.system(": b")
+    sink_b = lifecycle._LIFECYCLE.handler.session.audit
     shim.install()
     os.system(": none")
-    results.append(_audit._sink is None)
+    results.append(sink_b.fd == -1 and lifecycle._LIFECYCLE.handler.session.audit is None)
     report()
     """
     result = result_of(run_script(write_script(tmp_path, body)))
-    assert result["results"] == [True]
+    assert result["results"] == [True, True]
     assert [r["command"] for r in read_records(first)] == [": a"]
     assert [r["command"] for r in read_records(second)] == [": b"]
 
@@ -692,12 +697,12 @@ def test_unwritable_audit_file(tmp_path: Path, kind: str, warnings_mode: str) ->
 @pytest.fixture
 def fresh_warnings() -> Any:
     """Forget which warnings this process already gave, and restore that afterwards."""
-    saved = set(_trail._warned)
-    _trail._warned.clear()
+    saved = set(warn._ONCE.keys)
+    warn._ONCE.keys.clear()
     yield
-    _trail._warned.clear()
-    _trail._warned.update(saved)
-    _audit.close()
+    warn._ONCE.keys.clear()
+    warn._ONCE.keys.update(saved)
+    shim.uninstall()
 
 
 def test_warning_is_a_shim_warning_in_process(tmp_path: Path, fresh_warnings: Any) -> None:
@@ -713,14 +718,14 @@ def test_warning_is_a_shim_warning_in_process(tmp_path: Path, fresh_warnings: An
 
 def test_record_that_cannot_be_serialised_is_contained(tmp_path: Path, fresh_warnings: Any) -> None:
     """A failure while building the record is one warning; the status is unchanged."""
-    from shim import _call
+    from shim._runtime.call import Call
 
-    call = _call.Call(b"true")
+    call = Call(b"true")
     call.status = 0
     call.duration = float("nan")  # JSON refuses NaN
-    settings = shim._config.Settings(audit=str(tmp_path / "audit.jsonl"))
+    session = Session(Settings(audit=str(tmp_path / "audit.jsonl")))
     with pytest.warns(ShimWarning, match="could not record"):
-        _trail.publish(call, settings)
+        session.publish(call)
     assert not (tmp_path / "audit.jsonl").exists() or (tmp_path / "audit.jsonl").read_bytes() == b""
 
 

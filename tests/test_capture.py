@@ -3,7 +3,7 @@
 Every behaviour runs twice in fresh interpreters, once with plain
 ``os.system`` and once with the shim in tee mode, and what the outside world
 sees (bytes on the descriptors, the statuses, timings, files) is compared.
-What the shim kept (``shim._capture.result``) is read in the child through a
+What the shim kept (``shim._runtime.capture.result``) is read in the child through a
 wrapper around ``stdio_for`` and written to a JSON file at exit.
 
 The tee modes: ``tee`` copies in the calling thread (it is given the
@@ -48,14 +48,14 @@ PRELUDE = textwrap.dedent(
     _data = {"status": [], "captured": [], "notes": {}}
     _tees = []
     if _mode is not None:
-        import shim, shim._capture as _cap
+        import shim, shim._runtime.capture as _cap
         if _mode.pop("thread", False):
             _cap._HAS_PIDFD = False
         else:
             # A runner that does not give spawned() the child's pid would
             # leave the copy thread in charge: hand it the pid here, so that
             # copying in the calling thread is what these runs exercise.
-            import subprocess, threading, types, shim._runner as _runner
+            import subprocess, threading, types, shim._runtime.runner as _runner
             _local = threading.local()
             class _Popen(subprocess.Popen):
                 def __init__(self, *args, **kwargs):
@@ -663,7 +663,7 @@ def test_copying_in_the_caller_with_a_pid(tmp_path: Any) -> None:
     """Given the child's pid, spawned() copies in the calling thread and returns once the child has exited."""
     code = """
     import json, os, subprocess, threading, time
-    from shim import _capture
+    from shim._runtime import capture as _capture
     from shim._common.settings import Settings
     rows = []
     def run(command):
@@ -742,7 +742,7 @@ def test_pytest_capfd_sees_the_output(tmp_path: Any) -> None:
 
 def test_result_is_none_for_pass_through() -> None:
     """result() of the pass-through hooks (capture off) is None."""
-    from shim import _capture
+    from shim._runtime import capture as _capture
     from shim._common.settings import Settings
 
     assert _capture.result(_capture.stdio_for(Settings())) is None

@@ -12,7 +12,8 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 import shim
-from shim import _trail
+from shim._runtime import logs, warn
+from shim._runtime.session import Session
 from shim.exceptions import ShimWarning
 
 from conftest import child_env
@@ -26,16 +27,15 @@ def _restore_logging() -> Iterator[None]:
     handlers = list(logger.handlers)
     filters = list(logger.filters)
     level = logger.level
-    warned = set(_trail._warned)
-    _trail._warned.clear()
+    warned = set(warn._ONCE.keys)
+    warn._ONCE.keys.clear()
     yield
     shim.uninstall()
-    _trail.reset()
     logger.handlers[:] = handlers
     logger.filters[:] = filters
     logger.setLevel(level)
-    _trail._warned.clear()
-    _trail._warned.update(warned)
+    warn._ONCE.keys.clear()
+    warn._ONCE.keys.update(warned)
 
 
 class ListHandler(logging.Handler):
@@ -133,10 +133,11 @@ def test_by_default_only_a_null_handler_and_cheap_import() -> None:
     import json as _j
     shim.install()
     import logging
-    from shim import _patch, _trail
+    from shim._runtime import lifecycle
+    from shim._runtime.session import Session
     handlers = [type(h).__name__ for h in logging.getLogger("shim").handlers]
     status = os.system("exit 2")
-    print(_j.dumps([loaded, handlers, _trail.wants_record(_patch.active_settings()), status]))
+    print(_j.dumps([loaded, handlers, Session(lifecycle.settings()).wants_record(), status]))
     """
     proc = run_child(code)
     assert proc.returncode == 0, proc.stderr
@@ -188,7 +189,7 @@ def test_repeated_install_keeps_one_stderr_handler(capsys: pytest.CaptureFixture
     level = logger.level
     shim.install(log="INFO")
     shim.install(log="INFO")
-    ours = [h for h in logger.handlers if isinstance(h, _trail._StderrHandler)]
+    ours = [h for h in logger.handlers if isinstance(h, logs._StderrHandler)]
     assert len(ours) == 1
     assert os.system("true") == 0
     err = capsys.readouterr().err
@@ -197,7 +198,7 @@ def test_repeated_install_keeps_one_stderr_handler(capsys: pytest.CaptureFixture
     assert os.system("true") == 0
     assert capsys.readouterr().err == ""
     shim.install()
-    assert not [h for h in logger.handlers if isinstance(h, _trail._StderrHandler)]
+    assert not [h for h in logger.handlers if isinstance(h, logs._StderrHandler)]
     assert logger.level == level
     assert os.system("true") == 0
     assert capsys.readouterr().err == ""
@@ -290,7 +291,7 @@ def test_wants_record() -> None:
     from shim._common.settings import Settings
 
     logger.setLevel(logging.WARNING)
-    assert not _trail.wants_record(Settings())
-    assert _trail.wants_record(Settings(audit="/tmp/x"))
+    assert not Session(Settings()).wants_record()
+    assert Session(Settings(audit="/tmp/x")).wants_record()
     logger.setLevel(logging.INFO)
-    assert _trail.wants_record(Settings())
+    assert Session(Settings()).wants_record()

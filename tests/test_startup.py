@@ -125,9 +125,9 @@ def test_hook_processed_twice_acts_once(venv: Tuple[Path, Path]) -> None:
 def test_hook_never_raises() -> None:
     """If the start-up hook's own work fails, start-up goes on: one line on stderr, os.system untouched."""
     code = (
-        "from shim import _startup, _config\n"
-        "_config.from_env = None  # any failure inside the hook\n"
-        "_startup.main()\n"
+        "from shim._runtime import startup\nfrom shim._common import settings\n"
+        "settings.from_env = None  # any failure inside the hook\n"
+        "startup.main()\n"
         "import os, posix\nprint(os.system is posix.system)\n"
     )
     # -S: where shim is installed (under tox), its real hook would otherwise
@@ -142,9 +142,9 @@ def test_hook_never_raises() -> None:
 def test_import_shim_auto_installs_from_environment() -> None:
     """`import shim.auto` installs with the SHIM_* settings, without SHIM_ENABLE."""
     code = (
-        "import shim.auto, os, shim\nfrom shim import _patch\n"
+        "import shim.auto, os, shim\nfrom shim._runtime import lifecycle\n"
         "print(shim.is_installed(), os.system('exit 1'))\n"
-        "print(_patch.active_settings().shell)\n"
+        "print(lifecycle.settings().shell)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=child_env(SHIM_SHELL="auto"), check=False)
@@ -162,14 +162,14 @@ def test_import_shim_auto_with_bad_value() -> None:
 
 def test_start_file_names_the_entry_point() -> None:
     """shim.start (PEP 829, Python 3.15+) names a callable that resolves and is the same hook."""
-    from shim import _startup
+    from shim._runtime import startup
 
     entry = (ROOT / "shim.start").read_text().strip()
     # pkgutil.resolve_name (3.9+) is what site.py uses for .start entries.
     module_name, _, attribute = entry.partition(":")
-    assert getattr(importlib.import_module(module_name), attribute) is _startup.main
+    assert getattr(importlib.import_module(module_name), attribute) is startup.main
     if hasattr(pkgutil, "resolve_name"):
-        assert pkgutil.resolve_name(entry) is _startup.main
+        assert pkgutil.resolve_name(entry) is startup.main
 
 
 def test_installed_package_ships_the_hooks() -> None:

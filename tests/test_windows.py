@@ -6,7 +6,7 @@ The Windows branch itself runs in the CI matrix on windows-latest.
 from __future__ import annotations
 
 import pytest
-from shim import _windows
+from shim._runtime import windows as _windows
 
 
 def test_comspec_is_used_when_set() -> None:

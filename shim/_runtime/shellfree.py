@@ -20,9 +20,10 @@ import os
 import re
 import signal
 import stat
-from typing import Any, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 __all__ = [
+    "ENVIRONMENT",
     "c_environment",
     "environment_order",
     "environment_reason",
@@ -146,42 +147,91 @@ def shell_status(status: int) -> Tuple[int, bytes]:
     code = ((128 + sig) & 0xFF) << 8
     if sig in _QUIET_SIGNALS:
         return code, b""
-    text = (signal.strsignal(sig) or f"Unknown signal {sig}").encode()[:32]
+    text = (_strsignal(sig) or f"Unknown signal {sig}").encode()[:32]
     if status & 0x80:
         text += b" (core dumped)"
     return code, text + b"\n"
 
 
-def c_environment() -> List[Tuple[bytes, bytes]]:
-    """The C library's environment, in its order: what ``/bin/sh`` would inherit.
+class _CEnvironment:
+    """The C library's environment, read through ctypes, and what was derived from it.
 
     ``os.environ`` misses what ``os.putenv`` set and may differ from it in
-    order, so the C ``environ`` array is read (through ctypes, loaded at the
-    first call of a shell-free run).  Falls back to ``os.environb``.
+    order, so the C ``environ`` array is read: that is what ``/bin/sh``
+    would inherit.  Most programs call ``os.system`` many times with the
+    same environment, so the mapping and dash's order of the last one seen
+    are kept; a change anywhere in it (``os.putenv``, ``os.environ``) gives
+    other entries, and the derivation is redone.
+
+    Shared by every thread: each field is replaced by one assignment of a
+    finished value, never changed in place, so a reader sees the old
+    derivation or the new one, whole.
     """
-    global _environ_array
-    if _environ_array is None:
-        try:
-            import ctypes
 
-            _environ_array = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
-        except (ImportError, OSError, ValueError, AttributeError):
-            _environ_array = False
-    if _environ_array is False:
-        return list(os.environb.items())
-    found: List[Tuple[bytes, bytes]] = []
-    index = 0
-    while True:
-        entry = _environ_array[index]
-        if entry is None:
-            return found
-        name, sep, value = entry.partition(b"=")
-        if sep:
-            found.append((name, value))
-        index += 1
+    __slots__ = ("array", "last")
+
+    def __init__(self) -> None:
+        self.array: Any = None  # ctypes view of environ; False when unavailable
+        self.last: Tuple[Any, Dict[bytes, bytes], Dict[bytes, bytes]] = ((), {}, {})
+
+    def entries(self) -> List[Tuple[bytes, bytes]]:
+        """``(name, value)`` pairs, in the C environment's order."""
+        array = self.array
+        if array is None:
+            try:
+                import ctypes
+
+                array = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
+            except (ImportError, OSError, ValueError, AttributeError):
+                array = False
+            self.array = array
+        if array is False:
+            return list(os.environb.items())
+        found: List[Tuple[bytes, bytes]] = []
+        index = 0
+        while True:
+            entry = array[index]
+            if entry is None:
+                return found
+            name, sep, value = entry.partition(b"=")
+            if sep:
+                found.append((name, value))
+            index += 1
+
+    def current(self) -> Tuple[Dict[bytes, bytes], Dict[bytes, bytes]]:
+        """The environment as a mapping, and in the order dash passes it on."""
+        entries = tuple(self.entries())
+        last = self.last
+        if last[0] != entries:
+            names = dict(entries)
+            ordered = {name: names[name] for name in environment_order(names)}
+            last = self.last = (entries, names, ordered)
+        return last[1], last[2]
 
 
-_environ_array: Any = None
+#: The environment of this process, as the shell would see it.
+ENVIRONMENT = _CEnvironment()
+
+
+def _strsignal(sig: int) -> Optional[str]:
+    """The C library's description of ``sig`` (``signal.strsignal`` from Python 3.8 on)."""
+    found = getattr(signal, "strsignal", None)
+    if found is not None:
+        return found(sig)  # type: ignore[no-any-return]
+    try:  # Python 3.6 and 3.7
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.strsignal.restype = ctypes.c_char_p
+        text = libc.strsignal(sig)
+    except (ImportError, OSError, AttributeError):
+        return None
+    return text.decode("utf-8", "replace") if text else None
+
+
+def c_environment() -> List[Tuple[bytes, bytes]]:
+    """The C library's environment, in its order: what ``/bin/sh`` would inherit."""
+    return ENVIRONMENT.entries()
 
 
 def locate(program: bytes, path: Optional[bytes]) -> Optional[bytes]:

@@ -9,34 +9,20 @@ This is the replica of glibc's ``do_system`` (``sysdeps/posix/system.c``):
 * the status is collected with ``waitpid`` so the core-dump bit survives;
 * other Python signal handlers run after the child has finished, never in
   the middle of it.
+
+The signal dispositions themselves are :data:`shim._runtime.signals.HOLD`'s.
 """
 
-from __future__ import annotations
-
-# The C module: signal.getsignal/signal.signal wrap every value in an enum,
-# which costs more than the rest of the bookkeeping of a call together.
-import _signal
 import contextlib
 import os
-import signal
 import subprocess
 import threading
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from shim._common import status as _status
+from shim._runtime.signals import HOLD, ShellWouldDie
 
 __all__ = ["Stdio", "run"]
-
-_INTERRUPTS = (signal.SIGINT, signal.SIGQUIT)
-
-# Signals raised by a fault in the thread itself (a Python handler cannot
-# meaningfully defer them) and the two that cannot be caught.
-_SYNCHRONOUS = frozenset(
-    getattr(signal, name)
-    for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGKILL", "SIGSTOP")
-    if hasattr(signal, name)
-)
-_SWAPPABLE = tuple(sorted(sig for sig in signal.valid_signals() if sig not in _SYNCHRONOUS))
 
 
 class Stdio:
@@ -63,116 +49,6 @@ class Stdio:
 
 
 _PASS_THROUGH = Stdio()
-
-
-class _ShellWouldDie(BaseException):
-    """SIGINT/SIGQUIT reached the caller while a program runs without a shell."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-# While the main thread runs a program without /bin/sh: whether it is in the
-# wait, and the interrupt that reached the caller (the one the shell would
-# have died of).
-_direct_mode = False
-_direct_wait = False
-_interrupted: Optional[int] = None
-
-
-def _ignore_interrupt(signum: int, frame: Any) -> None:
-    """Swallow SIGINT/SIGQUIT in the caller while a command runs.
-
-    Under ``/bin/sh`` a non-interactive shell dies of the signal at once
-    (its disposition is the default again), whatever the program does with
-    it.  When the program runs without the shell, that death is reproduced:
-    the wait ends (or is skipped) and the call returns the shell's status.
-    """
-    global _interrupted
-    if _direct_mode:
-        if _interrupted is None:
-            _interrupted = signum
-        if _direct_wait:
-            raise _ShellWouldDie(signum)
-
-
-_Handler = Any
-_lock = threading.Lock()
-_nesting = 0
-_saved: Dict[int, _Handler] = {}
-_deferred: List[int] = []
-
-
-def _defer(signum: int, frame: Any) -> None:
-    """Note a signal whose Python handler must run once the command has finished."""
-    if signum not in _deferred:
-        _deferred.append(signum)
-
-
-def _hold_signals() -> bool:
-    """Give the caller ``system(3)``'s signal dispositions for the duration of a call.
-
-    SIGINT and SIGQUIT are swallowed: a Python handler that does nothing is
-    installed *before* the spawn, so the child gets the default action back
-    at ``exec`` (exec resets caught signals) and Ctrl-C kills the command,
-    while the caller ignores it.  ``SIG_IGN`` instead would be inherited by
-    the child, and setting it after the spawn would leave a window.  A signal
-    already ignored stays ignored, in the caller and in the child.
-
-    Every other signal with a Python handler gets a handler that only notes
-    it; the real handlers run once the command has been collected (see
-    :func:`_release_signals`), never in the middle of it: one that raised in
-    the middle of ``waitpid`` would abandon the child.  Blocking the signals
-    instead would be inherited by the child as well.
-
-    Only the main thread may change signal handlers; from another thread
-    nothing is changed (see the README).  Returns whether handlers changed.
-    """
-    global _nesting
-    if threading.current_thread() is not threading.main_thread():
-        return False
-    with _lock:
-        _nesting += 1
-        if _nesting > 1:  # a call from a signal handler during a call: already held
-            return True
-        for sig in _SWAPPABLE:
-            try:
-                old = _signal.getsignal(sig)
-            except (OSError, ValueError):  # pragma: no cover - defensive
-                continue
-            if sig in _INTERRUPTS:
-                if old == _signal.SIG_IGN or old is None:
-                    continue
-                _signal.signal(sig, _ignore_interrupt)
-            elif callable(old):
-                _signal.signal(sig, _defer)
-            else:
-                continue
-            _saved[sig] = old
-    return True
-
-
-def _release_signals() -> None:
-    """Put the caller's handlers back and deliver the signals that were deferred.
-
-    ``raise_signal`` hands each deferred signal to the interpreter's own
-    machinery, so its handler runs at the next bytecode boundary exactly as
-    it would have after a plain ``os.system`` returned.
-    """
-    global _nesting
-    with _lock:
-        _nesting -= 1
-        if _nesting:
-            return
-        while _saved:
-            sig, old = _saved.popitem()
-            with contextlib.suppress(OSError, ValueError, TypeError):
-                _signal.signal(sig, old)
-        pending = sorted(_deferred)
-        del _deferred[:]
-    for sig in pending:
-        signal.raise_signal(sig)
 
 
 def _inherit_trick() -> Dict[str, int]:
@@ -212,26 +88,25 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, 0)
 
 
-def _wait_direct(pid: int, main: bool) -> int:
+def _wait_direct(pid: int, held: bool) -> int:
     """Wait for a program started without the shell; return the shell's status.
 
-    ``main``: whether the caller holds the signal dispositions (the main
+    ``held``: whether this thread holds the signal dispositions (the main
     thread), which is where an interrupt can end the wait.
     """
-    global _direct_wait
     # An interrupt that arrived while the program was being started counts
     # as one that arrived during the wait.
-    died_of = _interrupted if main else None
+    died_of = HOLD.interrupted if held else None
     if died_of is None:
-        if main:
-            _direct_wait = True
+        if held:
+            HOLD.direct_wait = True
         try:
             status = _wait(pid)
-        except _ShellWouldDie as death:
+        except ShellWouldDie as death:
             died_of = death.signum
         finally:
-            if main:
-                _direct_wait = False
+            if held:
+                HOLD.direct_wait = False
     if died_of is not None:
         # The shell would have died of the signal, leaving the program
         # running on its own: return "killed by SIGINT/SIGQUIT" now (no core
@@ -239,9 +114,9 @@ def _wait_direct(pid: int, main: bool) -> int:
         # program whenever it ends, as init would have.
         threading.Thread(target=_reap, args=(pid,), name="shim-reaper", daemon=True).start()
         return died_of
-    from shim._runtime import shellfree as _shellfree
+    from shim._runtime import shellfree
 
-    status, report = _shellfree.shell_status(status)
+    status, report = shellfree.shell_status(status)
     if report:
         with contextlib.suppress(OSError):
             os.write(2, report)
@@ -268,11 +143,9 @@ def run(
     environment, and as dash would report it; a program that cannot be
     executed then gives ``None`` instead, and nothing has run.
     """
-    global _direct_mode, _interrupted
     direct = env is not None
-    held = _hold_signals()
-    if held and direct:
-        _direct_mode, _interrupted = True, None
+    held = HOLD.enter()
+    previous = HOLD.begin_direct() if held and direct else None
     try:
         out, err = stdio.child_fds()
         kwargs: Dict[str, Any] = _inherit_trick()
@@ -313,6 +186,6 @@ def run(
         return status
     finally:
         if held:
-            if direct:
-                _direct_mode, _interrupted = False, None
-            _release_signals()
+            if previous is not None:
+                HOLD.end_direct(previous)
+            HOLD.leave()

@@ -9,8 +9,8 @@ the copying while it waits for the child (a pidfd says when the child has
 exited); where pidfds or the child's pid are not available, one copy thread
 per call does it instead.
 
-What the command could observe decides what is captured (see
-``docs/readme/capture.md``):
+What the command could observe decides what is captured (the docs' capture
+page says the same for users):
 
 * a terminal is handed to the command as it is, so ``test -t 1``, ``stty
   size``, colours and progress bars behave as without the shim;
@@ -29,8 +29,6 @@ Capture never breaks a call: if a pipe or the thread cannot be had, the call
 runs without capture and the note says why.
 """
 
-from __future__ import annotations
-
 import _thread
 import contextlib
 import os
@@ -41,8 +39,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
-from shim import _runner
 from shim._common import platform as _env
+from shim._runtime import runner as _runner
 
 if TYPE_CHECKING:
     from shim._common.settings import Settings
@@ -124,7 +122,7 @@ class Captured:
 _PASS_THROUGH = _runner.Stdio()
 
 
-def stdio_for(settings: Settings) -> _runner.Stdio:
+def stdio_for(settings: "Settings") -> _runner.Stdio:
     """Give the stdio hooks for one run under ``settings`` (a fresh object each time)."""
     if settings.capture != "tee" or not _env.IS_POSIX:
         return _PASS_THROUGH

@@ -1,4 +1,4 @@
-"""The Windows flavour of ``os.system`` (DESIGN F9).
+"""The Windows flavour of ``os.system``.
 
 On Windows ``os.system`` calls the C runtime's ``_wsystem``: it runs
 ``%COMSPEC% /c command`` (``cmd.exe`` when COMSPEC is unset), accepts only
@@ -8,8 +8,6 @@ the exit code itself rather than a wait status.
 The functions here are pure so they can be tested on any platform; only
 :func:`run` needs Windows.
 """
-
-from __future__ import annotations
 
 import ntpath
 import subprocess

@@ -6,44 +6,74 @@ the wait status.  The shim's own work (capture, the audit trail, logging)
 hangs off that path and can never change its outcome.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from shim import _capture, _runner, _trail
-from shim._common import platform as _env
-from shim._common import status as _status
+from shim._common import platform, status
+from shim._runtime import capture, runner
 
 if TYPE_CHECKING:
     from types import FrameType
 
     from shim._common.settings import Settings
+    from shim._runtime.session import Session
 
-__all__ = ["Call", "encode", "perform", "split_arguments"]
+__all__ = ["Call", "Shim", "call_site", "encode", "perform", "shell_argv"]
 
-_SHIM_DIR = os.path.dirname(os.path.abspath(__file__))
+#: The C function the proxy wraps (``posix.system``).
+ORIGINAL: Callable[..., int] = getattr(__import__(os.name), "system")
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NO_COMMAND = object()
+# No sys.audit before Python 3.8, and no os.system audit event either.
+_audit_event: Optional[Callable[..., None]] = getattr(sys, "audit", None)
 
 
-def split_arguments(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
+class Shim:
+    """The handler of the shim's wrapt proxies: the body of the shimmed ``os.system``.
+
+    One instance per process, owned by the lifecycle, which sets
+    :attr:`session` (``None``: switched off, every call passes through).
+    """
+
+    __slots__ = ("session",)
+
+    def __init__(self) -> None:
+        self.session: Optional[Session] = None
+
+    def __call__(
+        self, wrapped: Callable[..., int], instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]
+    ) -> int:
+        session = self.session
+        if session is None or wrapped is not ORIGINAL:
+            # Uninstalled while another wrapper still holds us, or wrapping a
+            # function we cannot see through: stay out of the way.
+            return wrapped(*args, **kwargs)
+        command = _split_arguments(args, kwargs)
+        if command is _NO_COMMAND:
+            return wrapped(*args, **kwargs)  # raises the original TypeError, runs nothing
+        if platform.IS_WINDOWS:  # pragma: no cover - Windows only
+            return _windows_system(wrapped, command)
+        data = encode(command)
+        if _audit_event is not None:
+            _audit_event("os.system", data)
+        return perform(data, session)
+
+
+def _split_arguments(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
     """The ``command`` argument, or a marker when the call does not bind.
 
     ``os.system`` takes exactly one argument, positionally or as
-    ``command=``; for anything else the caller lets the original function
-    raise its own ``TypeError`` (it raises before running anything).
+    ``command=``; for anything else the original function raises its own
+    ``TypeError`` (before running anything).
     """
     if len(args) == 1 and not kwargs:
         return args[0]
     if not args and len(kwargs) == 1 and "command" in kwargs:
         return kwargs["command"]
     return _NO_COMMAND
-
-
-def binds(command: Any) -> bool:
-    return command is not _NO_COMMAND
 
 
 def encode(command: Any) -> bytes:
@@ -58,6 +88,18 @@ def encode(command: Any) -> bytes:
     if b"\0" in data:
         raise ValueError("embedded null byte")
     return data
+
+
+def _windows_system(wrapped: Callable[..., int], command: Any) -> int:  # pragma: no cover
+    from shim._runtime import windows
+
+    if not isinstance(command, str):
+        return wrapped(command)  # raises the original TypeError
+    if "\0" in command:
+        raise ValueError("embedded null character")
+    if _audit_event is not None:
+        _audit_event("os.system", command)
+    return windows.run(command, os.environ)
 
 
 class Call:
@@ -91,7 +133,7 @@ class Call:
         self.started = time.time()
         self.t0 = time.monotonic()
         self.duration = 0.0
-        self.status = _status.WAIT_FAILED
+        self.status = status.WAIT_FAILED
         self.cwd: Optional[str] = None
         self.site: Optional[Tuple[str, int, str]] = None
         self.captured: Any = None
@@ -117,7 +159,8 @@ def call_site() -> Optional[Tuple[str, int, str]]:
     return None
 
 
-# co_filename -> whether it belongs to shim or wrapt (a handful of entries).
+# co_filename -> whether it belongs to shim or wrapt (a handful of entries;
+# a cache, written with single assignments that any thread may repeat).
 _internal_files: Dict[str, bool] = {}
 
 
@@ -125,7 +168,9 @@ def _is_internal(filename: str) -> bool:
     if not filename:
         return False
     directory = os.path.dirname(os.path.abspath(filename))
-    return directory == _SHIM_DIR or directory == _wrapt_dir()
+    if directory == _PACKAGE_DIR or directory.startswith(_PACKAGE_DIR + os.sep):
+        return True
+    return directory == _wrapt_dir()
 
 
 def _wrapt_dir() -> Optional[str]:
@@ -136,33 +181,34 @@ def _wrapt_dir() -> Optional[str]:
 
 def shell_argv(command: bytes) -> List[bytes]:
     """The argv ``system(3)`` gives ``/bin/sh``."""
-    if _env.SYSTEM_PASSES_DASHDASH:
-        return [_env.SHELL_NAME, b"-c", b"--", command]
-    return [_env.SHELL_NAME, b"-c", command]
+    if platform.SYSTEM_PASSES_DASHDASH:
+        return [platform.SHELL_NAME, b"-c", b"--", command]
+    return [platform.SHELL_NAME, b"-c", command]
 
 
-def plan_without_shell(call: Call, settings: Settings) -> None:
+def _plan_without_shell(call: Call, settings: "Settings") -> None:
     """Decide, for ``shell="auto"`` and ``"never"``, whether to skip ``/bin/sh``.
 
     In ``auto`` mode the shell is skipped only when the command needs no
     shell syntax *and* dash would hand the program exactly what a direct
     exec hands it (environment, signal mask, the file found on PATH).  In
     ``never`` mode only the syntax counts; a command that needs the shell
-    raises :class:`ShellRequiredError`, naming the reason and the call site.
+    raises :class:`~shim.exceptions.ShellRequiredError`, naming the reason
+    and the call site.
     """
-    from shim._common import syntax as _shell
-    from shim._runtime import shellfree as _shellfree
+    from shim._common import syntax
+    from shim._runtime import shellfree
 
-    analysis = _shell.analyze(call.command)
+    analysis = syntax.analyze(call.command)
     reason = analysis.reason
-    if analysis.argv is not None and settings.shell == "auto" and not _env.SHELL_IS_DASH:
+    if analysis.argv is not None and settings.shell == "auto" and not platform.SHELL_IS_DASH:
         reason = "/bin/sh is not dash"
     elif analysis.argv is not None:
-        names, ordered = _environment()
+        names, ordered = shellfree.ENVIRONMENT.current()
         if settings.shell == "auto":
-            reason = _shellfree.environment_reason(names)
+            reason = shellfree.environment_reason(names)
         if reason is None:
-            program = _shellfree.locate(analysis.argv[0], names.get(b"PATH"))
+            program = shellfree.locate(analysis.argv[0], names.get(b"PATH"))
             if program is not None:
                 call.argv = analysis.argv
                 call.executable = program
@@ -172,28 +218,11 @@ def plan_without_shell(call: Call, settings: Settings) -> None:
             reason = "program not found on PATH"
     call.shell_reason = reason
     if settings.shell == "never":
-        refuse(call, reason or "unknown")
+        _refuse(call, reason or "unknown")
 
 
-# The last environment seen and what was derived from it: most programs
-# call os.system many times with the same environment.
-_last_environment: List[Any] = [None, None, None]
-
-
-def _environment() -> Tuple[Dict[bytes, bytes], Dict[bytes, bytes]]:
-    """The C environment as a mapping, and in the order dash passes it on."""
-    from shim._runtime import shellfree as _shellfree
-
-    entries = tuple(_shellfree.c_environment())
-    if _last_environment[0] != entries:
-        names = dict(entries)
-        ordered = {name: names[name] for name in _shellfree.environment_order(names)}
-        _last_environment[:] = [entries, names, ordered]
-    return _last_environment[1], _last_environment[2]
-
-
-def refuse(call: Call, reason: str) -> None:
-    """Raise :class:`ShellRequiredError` for ``call`` (``shell="never"``)."""
+def _refuse(call: Call, reason: str) -> None:
+    """Raise :class:`~shim.exceptions.ShellRequiredError` for ``call`` (``shell="never"``)."""
     from shim.exceptions import ShellRequiredError
 
     site = call.site or call_site()
@@ -201,28 +230,29 @@ def refuse(call: Call, reason: str) -> None:
     raise ShellRequiredError(os.fsdecode(call.command), reason, where)
 
 
-def perform(command: bytes, settings: Settings) -> int:
+def perform(command: bytes, session: "Session") -> int:
     """Run an already encoded and audited command; return the wait status."""
+    settings = session.settings
     call = Call(command)
-    wants_record = _trail.wants_record(settings)
+    wants_record = session.wants_record()
     if wants_record:
         call.site = call_site()
-        call.cwd = _trail.getcwd()
+        call.cwd = _getcwd()
     if settings.shell != "always":
-        plan_without_shell(call, settings)
-    stdio = _capture.stdio_for(settings)
+        _plan_without_shell(call, settings)
+    stdio = capture.stdio_for(settings)
 
-    def finish(status: int) -> None:
-        call.status = status
+    def finish(wait_status: int) -> None:
+        call.status = wait_status
         call.duration = time.monotonic() - call.t0
         if wants_record:
-            call.captured = _capture.result(stdio)
-            _trail.publish(call, settings)
+            call.captured = capture.result(stdio)
+            session.publish(call)
 
     if call.argv is not None:
-        status = _runner.run(call.argv, call.executable, stdio, finish=finish, env=call.env)
-        if status is not None:
-            return status
+        result = runner.run(call.argv, call.executable, stdio, finish=finish, env=call.env)
+        if result is not None:
+            return result
         # The program could not be executed (not executable, no "#!" line,
         # ...). Nothing has run, so /bin/sh takes over and gives exactly its
         # own status and message (or, in "never" mode, the call is refused).
@@ -230,7 +260,15 @@ def perform(command: bytes, settings: Settings) -> int:
         call.shell = True
         call.shell_reason = "program cannot be executed directly"
         if settings.shell == "never":
-            refuse(call, call.shell_reason)
-        stdio = _capture.stdio_for(settings)
-    status = _runner.run(shell_argv(command), _env.SHELL_PATH, stdio, finish=finish)
-    return _status.SHELL_START_FAILED if status is None else status
+            _refuse(call, call.shell_reason)
+        stdio = capture.stdio_for(settings)
+    result = runner.run(shell_argv(command), platform.SHELL_PATH, stdio, finish=finish)
+    return status.SHELL_START_FAILED if result is None else result
+
+
+def _getcwd() -> Optional[str]:
+    """The working directory, or ``None`` when it is gone or unreadable."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return None
