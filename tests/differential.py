@@ -23,15 +23,25 @@ import tempfile
 import textwrap
 from typing import Any, Callable, Dict, List, Optional
 
-from conftest import child_env
+import activation
 
-#: The modes of the shim, as keyword arguments of ``shim.install``.
+#: The modes of the shim, as keyword arguments of ``shim.install``, and the
+#: way each is switched on (see ``activation.py``): every case runs through
+#: every activation path users take, without multiplying the runs.
 MODES: Dict[str, Dict[str, Any]] = {
     "default": {},
     "tee": {"capture": "tee"},
     "auto": {"shell": "auto"},
     "auto+tee": {"shell": "auto", "capture": "tee"},
 }
+ACTIVATION = {
+    "default": "env",
+    "tee": "auto",
+    "auto": "run",
+    "auto+tee": "install",
+}
+#: The 2>&1 runs go through the start-up hook as well.
+MERGED_ACTIVATION = "env"
 
 #: Modes run a second time with fd 2 merged into fd 1 (``2>&1``): the one
 #: where that changes what the shim does (one pipe for both streams).
@@ -39,7 +49,7 @@ MERGED_MODES = ("tee",)
 
 PRELUDE = textwrap.dedent(
     """
-    import json as _json, os as _os, sys as _sys
+    import json as _json, os, os as _os, sys as _sys
     _result_path = _os.environ.pop("DIFF_RESULT")
     _mode = _os.environ.pop("DIFF_MODE")
     _results, _events, _notes = [], [], {}
@@ -48,10 +58,8 @@ PRELUDE = textwrap.dedent(
         if name == "os.system":
             _events.append(repr(args))
 
-    _sys.addaudithook(_audit)
-    if _mode != "plain":
-        import shim as _shim
-        _shim.install(**_json.loads(_mode))
+    if hasattr(_sys, "addaudithook"):
+        _sys.addaudithook(_audit)
 
     def call(*args, **kwargs):
         try:
@@ -65,8 +73,13 @@ PRELUDE = textwrap.dedent(
     def note(key, value):
         _notes[key] = value
 
+    _completed = []
+
     def _finish():
-        data = {"results": _results, "events": _events, "notes": _notes}
+        _life = _sys.modules.get("shim._runtime.lifecycle")
+        _active = _life is not None and _life.state() != "off"
+        data = {"results": _results, "events": _events, "notes": _notes, "active": _active,
+                "completed": bool(_completed)}
         with open(_result_path, "w") as f:
             _json.dump(data, f)
 
@@ -127,24 +140,40 @@ def mask_glibc_internal(data: bytes) -> bytes:
     return b"\n".join(mask(line) for line in data.split(b"\n"))
 
 
-def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str, *, merged: bool = False) -> Dict[str, Any]:
+def run(
+    case: Case, mode: Optional[str], workdir: str, *, merged: bool = False
+) -> Dict[str, Any]:
     """Run ``case`` in a fresh interpreter; ``mode=None`` means plain ``os.system``.
 
-    ``merged`` sends fd 2 into fd 1 even where the case keeps them apart.
+    A mode is switched on the way :data:`ACTIVATION` says.  ``merged`` sends
+    fd 2 into fd 1 even where the case keeps them apart.
     """
     fd, result_path = tempfile.mkstemp(prefix="diff-", suffix=".json", dir=workdir)
     os.close(fd)
     code = PRELUDE + "\n" + case.code
     if case.read_stdin_after:
         code += "\nnote('stdin_left', _sys.stdin.buffer.read().decode('latin-1'))\n"
-    env = child_env(DIFF_RESULT=result_path, DIFF_MODE="plain" if mode is None else json.dumps(mode))
+    # Reached only when the case's code ran to its end: a case that dies
+    # before its calls (a NameError, say) must not pass by comparing two
+    # identical failures.
+    code += "\n_completed.append(True)\n"
+    if mode is None:
+        path = "plain"
+    else:
+        path = MERGED_ACTIVATION if merged else ACTIVATION[mode]
+        if path in ("env", "run"):
+            activation.require_installed()
+    argv, variables = activation.command(path, MODES.get(mode or "default", {}), code)
+    env = activation.clean_env()
+    env.update(variables)
+    env.update(DIFF_RESULT=result_path, DIFF_MODE="plain" if mode is None else mode)
     # As a shell would have set it: dash itself resets a PWD that does not
     # name the working directory, so a stale one would keep shell="auto"
     # on the shell path for every command.
     env["PWD"] = workdir
     env.update(case.env)
     proc = subprocess.run(
-        [sys.executable, "-c", code],
+        argv,
         input=case.stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT if case.merged or merged else subprocess.PIPE,
@@ -156,7 +185,9 @@ def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str, *, merged: boo
     )
     with open(result_path) as f:
         text = f.read()
-    data: Dict[str, Any] = json.loads(text) if text else {"results": None, "events": None, "notes": None}
+    data: Dict[str, Any] = (
+        json.loads(text) if text else {"results": None, "events": None, "notes": None, "completed": None}
+    )
     out, err = mask_glibc_internal(proc.stdout), mask_glibc_internal(proc.stderr or b"")
     if case.normalize is not None:
         out, err = case.normalize(out), case.normalize(err)
@@ -165,6 +196,7 @@ def run(case: Case, mode: Optional[Dict[str, Any]], workdir: str, *, merged: boo
     data["stdout"] = out
     data["stderr"] = err
     data["exit"] = proc.returncode
+    data["path"] = path
     return data
 
 
