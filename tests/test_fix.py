@@ -10,7 +10,8 @@ import textwrap
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import pytest
-from shim import _cli, _fix
+from shim._tools import cli as _cli
+from shim._tools.fix import rewrite as _fix
 
 from conftest import ROOT, child_env, shim_process
 
@@ -433,7 +434,7 @@ def test_without_libcst_fix_says_how_to_install_it(tmp_path: Path) -> None:
     code.write_text("import os\nos.system('ls')\n")
     program = (
         "import sys; sys.modules['libcst'] = None\n"
-        "from shim._cli import main\n"
+        "from shim._tools.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     result = subprocess.run(

@@ -21,9 +21,10 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shim import _cli, _report
-from shim._common import syntax as _shell
 from shim._common import status as _status
+from shim._common import syntax as _shell
+from shim._tools import cli as _cli
+from shim._tools.report import model as _report
 
 from conftest import child_env
 
@@ -435,7 +436,7 @@ def test_every_format_renders_the_same_sites(tmp_path: Path) -> None:
 # do: it keeps the high-water mark of the forked parent across exec.)
 MEASURE = (
     "import sys\n"
-    "from shim._cli import main\n"
+    "from shim._tools.cli import main\n"
     "status = main(sys.argv[1:])\n"
     "with open('/proc/self/status') as f:\n"
     "    print([line.split()[1] for line in f if line.startswith('VmHWM:')][0])\n"

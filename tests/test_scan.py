@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import List, Tuple
 
 import pytest
-from shim import _cli, _scan
-from shim._common import syntax as _shell
 from shim._common import suggest as _suggest
+from shim._common import syntax as _shell
+from shim._tools import cli as _cli
+from shim._tools.scan import calls as _scan
 
 from conftest import ROOT, child_env, shim_process
 

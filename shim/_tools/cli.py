@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, NoReturn, Optional, Sequence
 
-from shim._common import settings as _config
 from shim._common import platform as _env
+from shim._common import settings as _config
 from shim._version import __version__
 from shim.exceptions import ShimError
 
@@ -46,7 +46,11 @@ EXIT_BROKEN_PIPE = 128 + 13
 
 #: Subcommands defined in their own modules, in the order ``--help`` lists them.
 #: A module that is not there (yet) leaves its subcommand out.
-SUBCOMMAND_MODULES = ("shim._report", "shim._scan", "shim._fix")
+SUBCOMMAND_MODULES = (
+    "shim._tools.report.model",
+    "shim._tools.scan.calls",
+    "shim._tools.fix.rewrite",
+)
 
 # Python ignores these at start-up; an exec'd program must get them back at
 # their defaults, as ``subprocess`` does with ``restore_signals=True``.

@@ -1,7 +1,7 @@
 """``shim fix``: rewrite the ``os.system`` calls that ``subprocess.run`` can replace as is.
 
 Which calls, and how the program uses their status, comes from the same
-analysis as ``shim scan`` (:func:`shim._scan.find_calls`); this module only
+analysis as ``shim scan`` (:func:`shim._tools.scan.calls.find_calls`); this module only
 edits the source, with ``libcst`` so that comments and formatting survive.
 A call is rewritten only when the program cannot tell the difference in
 the value it gets:
@@ -31,8 +31,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple, final
 
-from shim import _scan
 from shim._common import suggest as _suggest
+from shim._tools.scan import calls as _scan
 
 if TYPE_CHECKING:
     import argparse

@@ -46,8 +46,8 @@ from typing import (
     final,
 )
 
-from shim._common import syntax as _shell
 from shim._common import suggest as _suggest
+from shim._common import syntax as _shell
 
 if TYPE_CHECKING:
     import argparse

@@ -1,0 +1,1 @@
+"""``shim fix``: rewrite the ``os.system`` calls that ``subprocess.run`` can replace as is."""

@@ -1,0 +1,1 @@
+"""``shim report``: the call sites an audit trail saw, busiest first."""

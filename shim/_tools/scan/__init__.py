@@ -1,0 +1,1 @@
+"""``shim scan``: find ``os.system`` and ``os.popen`` calls in source code."""
