@@ -25,7 +25,7 @@ __all__ = ["build_parser", "main"]
 #: A module that is not there (yet) leaves its subcommand out.
 SUBCOMMAND_MODULES = (
     "shim._tools.run",
-    "shim._tools.report.model",
+    "shim._tools.report.command",
     "shim._tools.scan.calls",
     "shim._tools.fix.rewrite",
 )
