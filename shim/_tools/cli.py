@@ -26,7 +26,7 @@ __all__ = ["build_parser", "main"]
 SUBCOMMAND_MODULES = (
     "shim._tools.run",
     "shim._tools.report.command",
-    "shim._tools.scan.calls",
+    "shim._tools.scan.command",
     "shim._tools.fix.rewrite",
 )
 

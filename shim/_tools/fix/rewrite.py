@@ -32,12 +32,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple, final
 
 from shim._common import suggest as _suggest
-from shim._tools.scan import calls as _scan
+from shim._tools.scan.calls import argv_items, find_calls
+from shim._tools.scan.files import PathError, collect_files
+from shim._tools.scan.source import decode_source
 
 if TYPE_CHECKING:
     import argparse
 
     import libcst as cst
+
+    from shim._tools.scan.finding import Finding
 
 __all__ = ["FileResult", "fix_source", "register", "run"]
 
@@ -61,11 +65,11 @@ class FileResult:
         self.path = path
         self.old = old
         self.new: Optional[bytes] = None
-        self.rewritten: List[_scan.Finding] = []
-        self.left: List[Tuple[_scan.Finding, str]] = []
+        self.rewritten: List[Finding] = []
+        self.left: List[Tuple[Finding, str]] = []
 
 
-def _refusal(finding: _scan.Finding) -> Optional[str]:
+def _refusal(finding: Finding) -> Optional[str]:
     """Say why a call must be left alone, or return ``None`` when it can be rewritten."""
     if finding.refusal is not None:
         return finding.refusal
@@ -86,9 +90,9 @@ def fix_source(data: bytes, path: str) -> FileResult:
     import libcst
 
     result = FileResult(path, data)
-    source = _scan.decode_source(data)
-    findings = _scan.find_calls(source, path)
-    plans: Dict[_Position, _scan.Finding] = {}
+    source = decode_source(data)
+    findings = find_calls(source, path)
+    plans: Dict[_Position, Finding] = {}
     for finding in findings:
         reason = _refusal(finding)
         if reason is None:
@@ -130,7 +134,7 @@ def fix_source(data: bytes, path: str) -> FileResult:
 
 
 def _transform(
-    module: cst.Module, plans: Dict[_Position, _scan.Finding]
+    module: cst.Module, plans: Dict[_Position, Finding]
 ) -> Tuple[cst.Module, Set[_Position]]:
     import libcst
     from libcst.metadata import MetadataWrapper, PositionProvider
@@ -161,13 +165,13 @@ def _transform(
     return new_module, done
 
 
-def _replacement(call: cst.Call, finding: _scan.Finding) -> cst.BaseExpression:
+def _replacement(call: cst.Call, finding: Finding) -> cst.BaseExpression:
     """Build ``subprocess.run(...)`` (and ``.returncode``) from an ``os.system`` call node."""
     import libcst as cst
 
     nothing = cst.SimpleWhitespace("")
     original = call.args[0]
-    items = _scan.argv_items(finding)
+    items = argv_items(finding)
     if items is not None and _has_comment(original.value):
         # An argv list has nowhere to keep comments written between the
         # parts of a concatenated literal; the shell form keeps them.
@@ -347,8 +351,8 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``shim fix``; return the exit status."""
     try:
-        files = _scan.collect_files(args.paths)
-    except _scan.PathError as exc:
+        files = collect_files(args.paths)
+    except PathError as exc:
         print(f"shim: {exc}", file=sys.stderr)
         return 2
     try:
@@ -405,8 +409,8 @@ def unified_diff(result: FileResult) -> str:
     """Render the change to one file as a unified diff (``patch -p0`` applies it)."""
     if result.new is None:
         return ""
-    old = _lines(_scan.decode_source(result.old))
-    new = _lines(_scan.decode_source(result.new))
+    old = _lines(decode_source(result.old))
+    new = _lines(decode_source(result.new))
     lines = difflib.unified_diff(old, new, fromfile=result.path, tofile=result.path)
     return "".join(_terminated(lines))
 

@@ -141,7 +141,6 @@ def render(report: Report) -> str:
     )
 
 
-
 def _asset(name: str) -> str:
     """Return one of the files in ``assets/`` beside this module (from a wheel or a checkout)."""
     data = pkgutil.get_data(_PACKAGE, f"assets/{name}")

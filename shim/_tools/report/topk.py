@@ -48,5 +48,3 @@ class TopK:
 
     def __len__(self) -> int:
         return len(self._counts)
-
-
