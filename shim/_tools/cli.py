@@ -27,7 +27,7 @@ SUBCOMMAND_MODULES = (
     "shim._tools.run",
     "shim._tools.report.command",
     "shim._tools.scan.command",
-    "shim._tools.fix.rewrite",
+    "shim._tools.fix.command",
 )
 
 

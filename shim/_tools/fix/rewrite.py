@@ -1,10 +1,10 @@
-"""``shim fix``: rewrite the ``os.system`` calls that ``subprocess.run`` can replace as is.
+"""Rewriting the ``os.system`` calls that ``subprocess.run`` can replace as is.
 
 Which calls, and how the program uses their status, comes from the same
-analysis as ``shim scan`` (:func:`shim._tools.scan.calls.find_calls`); this module only
-edits the source, with ``libcst`` so that comments and formatting survive.
-A call is rewritten only when the program cannot tell the difference in
-the value it gets:
+analysis as ``shim scan`` (:func:`shim._tools.scan.calls.find_calls`); this
+module only edits the source, with ``libcst`` so that comments and
+formatting survive.  A call is rewritten only when the program cannot tell
+the difference in the value it gets:
 
 - a call whose value is discarded (an expression statement) becomes
   ``subprocess.run(..., check=False)``;
@@ -24,28 +24,20 @@ without it.
 
 from __future__ import annotations
 
-import difflib
-import re
-import sys
 import warnings
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Set, Tuple, final
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple, final
 
 from shim._common import suggest as _suggest
+from shim._tools.fix.imports import add_import
 from shim._tools.scan.calls import argv_items, find_calls
-from shim._tools.scan.files import PathError, collect_files
 from shim._tools.scan.source import decode_source
 
 if TYPE_CHECKING:
-    import argparse
-
     import libcst as cst
 
     from shim._tools.scan.finding import Finding
 
-__all__ = ["FileResult", "fix_source", "register", "run"]
-
-_INSTALL_HINT = "shim fix needs libcst: pip install 'shim[fix]'"
+__all__ = ["FileResult", "fix_source"]
 
 _Position = Tuple[int, int, int, int]
 
@@ -161,7 +153,7 @@ def _transform(
 
     new_module = MetadataWrapper(module).visit(Rewriter())
     if needs_import:
-        new_module = _add_import(new_module)
+        new_module = add_import(new_module)
     return new_module, done
 
 
@@ -224,211 +216,3 @@ def _keyword(name: str, value: str) -> cst.Arg:
         value=cst.Name(value),
         comma=cst.Comma(whitespace_before=nothing, whitespace_after=cst.SimpleWhitespace(" ")),
     )
-
-
-def _add_import(module: cst.Module) -> cst.Module:
-    """Add ``import subprocess`` among the module's leading imports.
-
-    After the docstring and ``from __future__`` imports; within the block of
-    imports that follows, after the last plain ``import`` sorting before
-    ``subprocess`` (or before the first one), so a sorted block stays sorted.
-    """
-    import libcst as cst
-
-    body = list(module.body)
-    start = 0
-    if body and _is_docstring(body[0]):
-        start = 1
-    while start < len(body) and _is_future_import(body[start]):
-        start += 1
-    end = start
-    while end < len(body) and _is_import(body[end]):
-        end += 1
-    names = [(index, _plain_import(body[index])) for index in range(start, end)]
-    plain = [index for index, name in names if name is not None]
-    before = [index for index, name in names if name is not None and name < "subprocess"]
-    statement = cst.parse_statement("import subprocess\n")
-    if before:
-        body.insert(before[-1] + 1, statement)
-        return module.with_changes(body=body)
-    position = plain[0] if plain else start
-    if position < end:
-        # Inserted at the head of the import block: it takes over the blank
-        # lines and comments that introduced the block.
-        statement = statement.with_changes(leading_lines=body[position].leading_lines)
-        body[position] = body[position].with_changes(leading_lines=[])
-    else:
-        # No imports yet: separate the new one from what comes before and after.
-        if position > 0:
-            statement = statement.with_changes(leading_lines=[cst.EmptyLine()])
-        if position < len(body) and not body[position].leading_lines:
-            body[position] = body[position].with_changes(leading_lines=[cst.EmptyLine()])
-    body.insert(position, statement)
-    return module.with_changes(body=body)
-
-
-def _is_docstring(statement: cst.CSTNode) -> bool:
-    import libcst as cst
-
-    return (
-        isinstance(statement, cst.SimpleStatementLine)
-        and len(statement.body) == 1
-        and isinstance(statement.body[0], cst.Expr)
-        and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
-    )
-
-
-def _is_future_import(statement: cst.CSTNode) -> bool:
-    import libcst as cst
-
-    return isinstance(statement, cst.SimpleStatementLine) and all(
-        isinstance(item, cst.ImportFrom)
-        and isinstance(item.module, cst.Name)
-        and item.module.value == "__future__"
-        for item in statement.body
-    )
-
-
-def _is_import(statement: cst.CSTNode) -> bool:
-    import libcst as cst
-
-    return isinstance(statement, cst.SimpleStatementLine) and all(
-        isinstance(item, (cst.Import, cst.ImportFrom)) for item in statement.body
-    )
-
-
-def _plain_import(statement: cst.CSTNode) -> Optional[str]:
-    """Return the module of ``import x`` (a single plain import), else ``None``."""
-    import libcst as cst
-    from libcst.helpers import get_full_name_for_node
-
-    if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
-        return None
-    item = statement.body[0]
-    if not isinstance(item, cst.Import):
-        return None
-    return get_full_name_for_node(item.names[0].name)
-
-
-# ---------------------------------------------------------------------------
-# The command
-
-
-def register(subparsers: Any) -> None:
-    """Add the ``fix`` subcommand to an ``argparse`` subparsers object."""
-    parser = subparsers.add_parser(
-        "fix",
-        help="rewrite os.system calls as subprocess.run where behaviour is kept",
-        description=(
-            "Rewrite the os.system calls whose behaviour subprocess.run keeps: "
-            "calls used as statements, as truth values, or compared with 0. "
-            "Other calls are left alone and the reason is printed.  Needs "
-            "libcst (pip install 'shim[fix]')."
-        ),
-        epilog=(
-            "exit status: 0 nothing to rewrite, or --write rewrote the files; "
-            "1 --diff shows changes; 2 bad input or libcst missing.  Files "
-            "that do not parse are reported and skipped."
-        ),
-    )
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--diff",
-        dest="write",
-        action="store_false",
-        help="print a unified diff of the rewrite (the default)",
-    )
-    mode.add_argument(
-        "--write",
-        dest="write",
-        action="store_true",
-        help="rewrite the files in place",
-    )
-    parser.set_defaults(func=run, write=False)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run ``shim fix``; return the exit status."""
-    try:
-        files = collect_files(args.paths)
-    except PathError as exc:
-        print(f"shim: {exc}", file=sys.stderr)
-        return 2
-    try:
-        import libcst  # noqa: F401 - optional dependency, checked up front
-    except ImportError:
-        print(f"shim: {_INSTALL_HINT}", file=sys.stderr)
-        return 2
-    changed = rewritten = left = 0
-    for path in files:
-        result = _fix_file(path)
-        if result is None:
-            continue
-        for finding, reason in result.left:
-            print(f"{path}:{finding.line}:{finding.col}: left alone: {reason}", file=sys.stderr)
-        left += len(result.left)
-        if result.new is None:
-            continue
-        changed += 1
-        rewritten += len(result.rewritten)
-        if args.write:
-            try:
-                Path(path).write_bytes(result.new)
-            except OSError as exc:
-                print(f"shim: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
-                return 2
-        else:
-            sys.stdout.write(unified_diff(result))
-    verb = "rewrote" if args.write else "would rewrite"
-    print(
-        f"shim: {verb} {rewritten} call{'s' if rewritten != 1 else ''} in {changed} "
-        f"file{'s' if changed != 1 else ''}, left {left} alone",
-        file=sys.stderr,
-    )
-    return 1 if changed and not args.write else 0
-
-
-def _fix_file(path: str) -> Optional[FileResult]:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        print(f"shim: skipped {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
-        return None
-    try:
-        return fix_source(data, path)
-    except SyntaxError as exc:
-        where = f"{path}:{exc.lineno}" if exc.lineno else path
-        print(f"shim: skipped {where}: cannot parse: {exc.msg}", file=sys.stderr)
-    except (ValueError, UnicodeDecodeError, LookupError, RecursionError) as exc:
-        print(f"shim: skipped {path}: cannot parse: {exc}", file=sys.stderr)
-    return None
-
-
-def unified_diff(result: FileResult) -> str:
-    """Render the change to one file as a unified diff (``patch -p0`` applies it)."""
-    if result.new is None:
-        return ""
-    old = _lines(decode_source(result.old))
-    new = _lines(decode_source(result.new))
-    lines = difflib.unified_diff(old, new, fromfile=result.path, tofile=result.path)
-    return "".join(_terminated(lines))
-
-
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-
-
-def _lines(text: str) -> List[str]:
-    # The parser's lines: str.splitlines() would also break at form feeds.
-    return _LINE.findall(text)
-
-
-def _terminated(lines: Iterable[str]) -> List[str]:
-    # difflib leaves a last line without "\n" unterminated; diff(1) marks it.
-    out = []
-    for line in lines:
-        if line.endswith(("\n", "\r")):
-            out.append(line)
-        else:
-            out.append(line + "\n\\ No newline at end of file\n")
-    return out
