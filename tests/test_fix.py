@@ -10,7 +10,8 @@ import textwrap
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 import pytest
-from shim import _cli, _fix
+from shim._tools import cli as _cli
+from shim._tools.fix import rewrite as _rewrite
 
 from conftest import ROOT, child_env, shim_process
 
@@ -24,7 +25,7 @@ DATA = ROOT / "tests" / "data" / "legacy_app"
 
 def fix(source: str) -> Tuple[Optional[str], List[str]]:
     """Rewrite a snippet; return the new text (None if unchanged) and the reasons for calls left."""
-    result = _fix.fix_source(textwrap.dedent(source).encode(), "snippet.py")
+    result = _rewrite.fix_source(textwrap.dedent(source).encode(), "snippet.py")
     new = None if result.new is None else result.new.decode()
     return new, [reason for _, reason in result.left]
 
@@ -234,7 +235,7 @@ def test_comments_inside_a_concatenated_literal_keep_the_shell_form() -> None:
 )
 def test_import_subprocess_is_added_once_in_place(source: str, expected: str) -> None:
     """import subprocess: after docstring and __future__, in sorted place, never twice."""
-    result = _fix.fix_source(source.encode(), "snippet.py")
+    result = _rewrite.fix_source(source.encode(), "snippet.py")
     assert result.new is not None
     assert result.new.decode() == expected
 
@@ -250,7 +251,7 @@ def test_invalid_escape_sequences_in_the_file_raise_no_warning() -> None:
 def test_crlf_and_latin1_files_keep_their_bytes() -> None:
     """Line endings and the declared encoding of the file are kept."""
     source = "# -*- coding: latin-1 -*-\r\nimport os\r\nos.system('echo é')\r\nx = 'ü'\r\n".encode("latin-1")
-    result = _fix.fix_source(source, "latin.py")
+    result = _rewrite.fix_source(source, "latin.py")
     assert result.new is not None
     assert result.new.decode("latin-1") == (
         "# -*- coding: latin-1 -*-\r\nimport os\r\nimport subprocess\r\n"
@@ -303,7 +304,7 @@ def test_rewritten_program_behaves_the_same(tmp_path: Path, buffered: bool) -> N
     """Every kind of rewrite, over successes, failures and signals: same stdout, stderr and exit status."""
     before = tmp_path / "before.py"
     before.write_text(BEHAVIOUR)
-    result = _fix.fix_source(BEHAVIOUR.encode(), str(before))
+    result = _rewrite.fix_source(BEHAVIOUR.encode(), str(before))
     assert result.new is not None
     assert [reason for _, reason in result.left] == ["the status is stored in a variable"]
     assert len(result.rewritten) == 14
@@ -329,7 +330,7 @@ def test_program_killed_by_a_signal_is_the_known_difference_of_the_argv_form(tmp
         "if os.system(\"sh -c 'kill -KILL $$'\"):\n"
         "    print('failed')\n"
     )
-    result = _fix.fix_source(before.read_bytes(), str(before))
+    result = _rewrite.fix_source(before.read_bytes(), str(before))
     assert result.new is not None
     assert b'subprocess.run(["sh", "-c", "kill -KILL $$"], check=False).returncode' in result.new
     after = tmp_path / "after.py"
@@ -433,7 +434,7 @@ def test_without_libcst_fix_says_how_to_install_it(tmp_path: Path) -> None:
     code.write_text("import os\nos.system('ls')\n")
     program = (
         "import sys; sys.modules['libcst'] = None\n"
-        "from shim._cli import main\n"
+        "from shim._tools.cli import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
     )
     result = subprocess.run(
@@ -444,7 +445,7 @@ def test_without_libcst_fix_says_how_to_install_it(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert result.stderr == "shim: shim fix needs libcst: pip install 'shim[fix]'\n"
+    assert result.stderr == "shim: shim fix needs libcst: pip install 'os-system-shim[fix]'\n"
     scan = subprocess.run(
         [sys.executable, "-c", program, "scan", str(code)],
         env=child_env(),

@@ -21,9 +21,12 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shim import _cli, _report
-from shim._common import syntax as _shell
 from shim._common import status as _status
+from shim._common import syntax as _shell
+from shim._tools import cli as _cli
+from shim._tools.report import model as _model
+from shim._tools.report import reader as _reader
+from shim._tools.report import topk as _topk
 
 from conftest import child_env
 
@@ -288,7 +291,7 @@ def test_corrupt_lines_are_counted_and_skipped(tmp_path: Path) -> None:
     )
     assert summary["skipped_lines"] == sum(expected.values())
     assert summary["skipped_reasons"] == dict(expected)
-    assert len(summary["skipped_examples"]) == _report.SHOW_SKIPPED
+    assert len(summary["skipped_examples"]) == _model.SHOW_SKIPPED
     assert summary["skipped_examples"][0] == f"{audit}:2: not valid JSON"
 
 
@@ -304,7 +307,7 @@ def test_a_line_over_the_limit_is_skipped_without_being_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A line longer than MAX_LINE counts as one skipped line; reading goes on after it."""
-    monkeypatch.setattr(_report, "MAX_LINE", 1000)
+    monkeypatch.setattr(_reader, "MAX_LINE", 1000)
     long_record = make_record("echo " + "x" * 5000)
     audit = write_records(tmp_path / "a.jsonl", [make_record("true"), long_record, make_record("false")])
     summary = report_json(str(audit))["summary"]
@@ -435,7 +438,7 @@ def test_every_format_renders_the_same_sites(tmp_path: Path) -> None:
 # do: it keeps the high-water mark of the forked parent across exec.)
 MEASURE = (
     "import sys\n"
-    "from shim._cli import main\n"
+    "from shim._tools.cli import main\n"
     "status = main(sys.argv[1:])\n"
     "with open('/proc/self/status') as f:\n"
     "    print([line.split()[1] for line in f if line.startswith('VmHWM:')][0])\n"
@@ -508,7 +511,7 @@ def test_memory_stays_bounded_over_many_records(tmp_path: Path) -> None:
 
 def test_topk_is_exact_while_it_has_room() -> None:
     """With no more distinct items than its capacity, counts are exact and ordered."""
-    counter = _report.TopK(4)
+    counter = _topk.TopK(4)
     items = ["a"] * 5 + ["b"] * 3 + ["c"] * 3 + ["d"]
     random.Random(1).shuffle(items)
     for item in items:
@@ -521,7 +524,7 @@ def test_topk_is_exact_while_it_has_room() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=30), max_size=300), st.integers(1, 8))
 def test_topk_bounds_hold(values: List[int], capacity: int) -> None:
     """Every count is an overestimate by at most its error; frequent items are never lost."""
-    counter = _report.TopK(capacity)
+    counter = _topk.TopK(capacity)
     for value in values:
         counter.add(str(value))
     truth = Counter(str(v) for v in values)

@@ -16,7 +16,7 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import pytest
-from shim import _cli
+from shim._tools import cli as _cli
 
 from test_report import make_record, mixed_records, write_records
 

@@ -13,9 +13,12 @@ from pathlib import Path
 from typing import List, Tuple
 
 import pytest
-from shim import _cli, _scan
-from shim._common import syntax as _shell
 from shim._common import suggest as _suggest
+from shim._common import syntax as _shell
+from shim._tools import cli as _cli
+from shim._tools.scan import calls as _calls
+from shim._tools.scan import files as _files
+from shim._tools.scan import progress as _progress
 
 from conftest import ROOT, child_env, shim_process
 
@@ -82,7 +85,7 @@ def marked_calls(path: Path) -> List[Tuple[str, int]]:
 
 
 def found_calls(path: Path) -> List[Tuple[str, int]]:
-    findings = _scan.find_calls(path.read_text(), str(path))
+    findings = _calls.find_calls(path.read_text(), str(path))
     return sorted((finding.name, finding.line) for finding in findings)
 
 
@@ -167,7 +170,7 @@ def test_columns_count_characters_not_bytes(tmp_path: Path) -> None:
     latin1 = tmp_path / "latin1.py"
     latin1.write_bytes("# -*- coding: latin-1 -*-\nimport os\nx = ('é', os.system('ls'))\n".encode("latin-1"))
     for path, line in ((utf8, 2), (latin1, 3)):
-        result = _scan.scan_file(str(path))
+        result = _files.scan_file(str(path))
         assert isinstance(result, list)
         (finding,) = result
         text = path.read_bytes().decode("latin-1" if path is latin1 else "utf-8")
@@ -182,7 +185,7 @@ def test_identical_calls_in_one_function_are_counted(tmp_path: Path) -> None:
         "def a():\n    os.system('ls')\n    os.system('ls')\n"
         "def b():\n    os.system('ls')\n"
     )
-    findings = _scan.find_calls(source.read_text(), str(source))
+    findings = _calls.find_calls(source.read_text(), str(source))
     assert [(f.function, f.occurrence) for f in findings] == [("a", 0), ("a", 1), ("b", 0)]
     assert len({f.fingerprint for f in findings}) == 1
 
@@ -450,7 +453,7 @@ def test_directories_are_walked_without_vcs_caches_and_environments(tmp_path: Pa
     (tmp_path / "env" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     script = tmp_path / "script"
     script.write_text(call)
-    files = _scan.collect_files([str(tmp_path), str(script)])
+    files = _files.collect_files([str(tmp_path), str(script)])
     assert sorted(files) == sorted(str(path) for path in [*kept, script])
 
 
@@ -467,7 +470,7 @@ def _tree(root: Path, count: int) -> Path:
 
 def test_progress_on_a_terminal_is_one_line_rewritten_in_place(tmp_path: Path) -> None:
     """With stderr on a terminal, a large tree shows a progress line that is cleared at the end."""
-    tree = _tree(tmp_path / "tree", _scan.PROGRESS_MIN_FILES_TTY + 10)
+    tree = _tree(tmp_path / "tree", _progress.PROGRESS_MIN_FILES_TTY + 10)
     master, slave = pty.openpty()
     try:
         process = subprocess.Popen(
@@ -492,7 +495,7 @@ def test_progress_on_a_terminal_is_one_line_rewritten_in_place(tmp_path: Path) -
         os.close(master)
     err = b"".join(chunks).decode()
     assert process.returncode == 0
-    total = _scan.PROGRESS_MIN_FILES_TTY + 10
+    total = _progress.PROGRESS_MIN_FILES_TTY + 10
     assert f"\rshim: scanned 1/{total} files" in err
     assert err.endswith("\r\x1b[K")
     assert "\n" not in err.replace("\r\n", "")
@@ -503,7 +506,7 @@ def test_no_progress_in_a_log_for_a_small_tree(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """When stderr is not a terminal, a tree below the threshold prints no progress at all."""
-    tree = _tree(tmp_path / "tree", _scan.PROGRESS_MIN_FILES_TTY + 10)
+    tree = _tree(tmp_path / "tree", _progress.PROGRESS_MIN_FILES_TTY + 10)
     assert shim("scan", str(tree)) == 0
     assert capsys.readouterr().err == ""
 
@@ -512,8 +515,8 @@ def test_progress_in_a_log_for_a_large_tree(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A large tree with stderr in a log gets plain progress lines, never terminal control codes."""
-    monkeypatch.setattr(_scan, "PROGRESS_MIN_FILES_LOG", 20)
-    monkeypatch.setattr(_scan, "PROGRESS_LOG_INTERVAL", 0.0)
+    monkeypatch.setattr(_progress, "PROGRESS_MIN_FILES_LOG", 20)
+    monkeypatch.setattr(_progress, "PROGRESS_LOG_INTERVAL", 0.0)
     tree = _tree(tmp_path / "tree", 30)
     assert shim("scan", str(tree)) == 0
     lines = capsys.readouterr().err.splitlines()

@@ -12,8 +12,8 @@ from typing import List, Optional, Tuple, Union
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from shim._common import syntax as _shell
 from shim._common import suggest as _suggest
+from shim._common import syntax as _shell
 
 from conftest import child_env
 

@@ -1,0 +1,106 @@
+"""The report as Markdown (GitHub flavour), for an issue or a pull request."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, List
+
+from shim._tools.report.describe import (
+    count_text,
+    duration_text,
+    free_text,
+    mean_ms,
+    oneline,
+    others_text,
+    shell_text,
+    shown_commands,
+    skipped_text,
+    status_text,
+)
+
+if TYPE_CHECKING:
+    from shim._tools.report.model import Report
+
+__all__ = ["render"]
+
+
+def _md_code(text: str, *, table: bool = False) -> str:
+    """``text`` as a Markdown code span (a table cell escapes its pipes)."""
+    text = oneline(text)
+    longest = current = 0
+    for char in text:
+        current = current + 1 if char == "`" else 0
+        longest = max(longest, current)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    span = f"{fence}{pad}{text}{pad}{fence}"
+    return span.replace("|", "\\|") if table else span
+
+
+def _md_block(text: str, language: str = "") -> List[str]:
+    longest = current = 0
+    for char in text:
+        current = current + 1 if char == "`" else 0
+        longest = max(longest, current)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{language}", oneline(text), fence]
+
+
+def render(report: Report) -> str:
+    """Render the report as Markdown (GitHub flavour), for an issue or a pull request."""
+    summary = report.summary()
+    ranked = report.ranked()
+    out: List[str] = ["# shim report", ""]
+    add = out.append
+    add(f"- **Call sites:** {count_text(summary['sites'])}")
+    add(f"- **Calls:** {count_text(summary['calls'])} ({count_text(summary['failures'])} failed)")
+    add(f"- **Shell-free today:** {free_text(summary)}")
+    if summary["not_analysed_calls"]:
+        add(f"- **Not analysed:** {count_text(summary['not_analysed_calls'])} calls")
+    if summary["first_ts"]:
+        add(f"- **Period:** {summary['first_ts']} to {summary['last_ts']}")
+    if summary["skipped_lines"]:
+        add(f"- **Skipped lines:** {skipped_text(summary)}")
+    add(f"- **Files:** {', '.join(_md_code(f) for f in summary['files'])}")
+    add("")
+    if ranked:
+        add("| # | Site | Function | Calls | Failed | Shell | Mean |")
+        add("|---:|---|---|---:|---:|---|---:|")
+        for rank, site in enumerate(ranked, 1):
+            shell = "not needed" if site.shell_free == site.calls else "needed"
+            if 0 < site.shell_free < site.calls:
+                shell = f"needed for {count_text(site.needs_shell())}"
+            function = _md_code(site.function, table=True) if site.function else ""
+            add(
+                f"| {rank} | {_md_code(site.name, table=True)} | {function} "
+                f"| {count_text(site.calls)} | {count_text(site.failures)} | {shell} "
+                f"| {duration_text(mean_ms(site))} |"
+            )
+    for rank, site in enumerate(ranked, 1):
+        add("")
+        function = f" in {_md_code(site.function)}" if site.function else ""
+        add(f"## {rank}. {_md_code(site.name)}{function}")
+        add("")
+        source = site.source()
+        if source:
+            out.extend(_md_block(source, "python"))
+            add("")
+        add(f"- **Calls:** {count_text(site.calls)}, failed {count_text(site.failures)}")
+        add(f"- **Statuses:** {', '.join(status_text(site, 8))}")
+        add(f"- **Shell:** {shell_text(site)}")
+        add(
+            f"- **Duration:** total {duration_text(site.total_ms)}, "
+            f"mean {duration_text(mean_ms(site))}, max {duration_text(site.max_ms)}"
+        )
+        add("- **Commands** (most frequent first):")
+        shown, rest = shown_commands(site)
+        for command, count, error in shown:
+            about = "about " if error else ""
+            add(f"  - {about}{count_text(count)} \u00d7 {_md_code(command)}")
+        if rest:
+            add(f"  - {others_text(site, rest)}")
+        suggestion = site.suggestion()
+        if suggestion:
+            add("- **Replace with:**")
+            add("")
+            out.extend(_md_block(suggestion, "python"))
+    return "\n".join(out) + "\n"
