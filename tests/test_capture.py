@@ -742,8 +742,8 @@ def test_pytest_capfd_sees_the_output(tmp_path: Any) -> None:
 
 def test_result_is_none_for_pass_through() -> None:
     """result() of the pass-through hooks (capture off) is None."""
-    from shim._runtime import capture as _capture
     from shim._common.settings import Settings
+    from shim._runtime import capture as _capture
 
     assert _capture.result(_capture.stdio_for(Settings())) is None
     assert isinstance(_capture.stdio_for(Settings(capture="tee")), _capture.Tee)

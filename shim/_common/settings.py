@@ -142,7 +142,7 @@ def _audit(name: str, value: object) -> str:
     # Relative to where the program started, not to wherever it has chdir'ed
     # by the time of its first call.
     try:
-        return os.path.abspath(path)
+        return str(os.path.abspath(path))
     except OSError:  # the working directory is gone
         return str(path)
 
@@ -159,14 +159,15 @@ def _redact(name: str, value: object) -> "Tuple[str, ...]":
     return parts
 
 
-_CHECKS = {
+# A string annotation: module-level annotations are evaluated (Python 3.6).
+_CHECKS: "Dict[str, Callable[[str, object], Any]]" = {
     "capture": lambda n, v: _choice(n, v, CAPTURE_MODES),
     "capture_limit": _limit,
     "shell": lambda n, v: _choice(n, v, SHELL_MODES),
     "audit": _audit,
     "log": _level,
     "redact": _redact,
-}  # type: Dict[str, Callable[[str, object], Any]]
+}
 
 
 def from_env(environ: "Mapping[str, str]") -> "Dict[str, Any]":
@@ -175,7 +176,7 @@ def from_env(environ: "Mapping[str, str]") -> "Dict[str, Any]":
     Unset and empty variables give nothing.  Raises :class:`ConfigError`
     naming the variable for a bad value.
     """
-    found = {}  # type: Dict[str, Any]
+    found: Dict[str, Any] = {}
     for key, var in VARIABLES.items():
         raw = environ.get(var)
         if raw is None or not raw.strip():
@@ -186,7 +187,7 @@ def from_env(environ: "Mapping[str, str]") -> "Dict[str, Any]":
 
 def from_kwargs(options: "Mapping[str, Any]") -> "Dict[str, Any]":
     """The settings keyword arguments give, validated (``None`` means unset)."""
-    found = {}  # type: Dict[str, Any]
+    found: Dict[str, Any] = {}
     for key, value in options.items():
         if key not in _CHECKS:
             raise ConfigError(

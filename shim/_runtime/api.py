@@ -1,4 +1,4 @@
-"""The public functions: :func:`install`, :func:`uninstall`, :func:`installed`, :func:`is_installed`.
+"""The public functions: install, uninstall, installed and is_installed.
 
 Imported with ``shim`` itself, at start-up when ``SHIM_ENABLE`` is set, so
 it stays light: validation here, the work in :mod:`shim._runtime.lifecycle`.

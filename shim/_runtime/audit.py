@@ -26,6 +26,7 @@ regular files practically only happen when the disk is full.
 """
 
 import _thread
+import contextlib
 import os
 import stat
 import weakref
@@ -131,10 +132,8 @@ class AuditFile:
         self.lock = _thread.allocate_lock()
         fd, self.fd = self.fd, -1
         if fd >= 0:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def _write_all(fd: int, line: bytes) -> None:

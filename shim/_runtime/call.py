@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from shim._common import platform, status
 from shim._runtime import capture, runner
+from shim._runtime.signals import HOLD, raise_signal
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["Call", "Shim", "call_site", "encode", "perform", "shell_argv"]
 
 #: The C function the proxy wraps (``posix.system``).
-ORIGINAL: Callable[..., int] = getattr(__import__(os.name), "system")
+ORIGINAL: Callable[..., int] = __import__(os.name).system
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _NO_COMMAND = object()
@@ -36,20 +37,28 @@ class Shim:
 
     One instance per process, owned by the lifecycle, which sets
     :attr:`session` (``None``: switched off, every call passes through).
+    While the interpreter shuts down, calls pass through as well: a
+    ``__del__`` may call ``os.system`` after the module globals the shim
+    needs have been cleared.
     """
 
-    __slots__ = ("session",)
+    __slots__ = ("finalizing", "session")
 
     def __init__(self) -> None:
         self.session: Optional[Session] = None
+        self.finalizing: Callable[[], bool] = sys.is_finalizing
 
     def __call__(
-        self, wrapped: Callable[..., int], instance: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]
+        self,
+        wrapped: Callable[..., int],
+        instance: Any,
+        args: Tuple[Any, ...],
+        kwargs: Dict[str, Any],
     ) -> int:
         session = self.session
-        if session is None or wrapped is not ORIGINAL:
-            # Uninstalled while another wrapper still holds us, or wrapping a
-            # function we cannot see through: stay out of the way.
+        if session is None or wrapped is not ORIGINAL or self.finalizing():
+            # Uninstalled while another wrapper still holds us, wrapping a
+            # function we cannot see through, or too late: stay out of the way.
             return wrapped(*args, **kwargs)
         command = _split_arguments(args, kwargs)
         if command is _NO_COMMAND:
@@ -59,7 +68,15 @@ class Shim:
         data = encode(command)
         if _audit_event is not None:
             _audit_event("os.system", data)
-        return perform(data, session)
+        # system(3)'s signal dispositions from here to the return (see
+        # shim._runtime.signals); deferred handlers run in this frame, last.
+        held = HOLD.enter()
+        try:
+            return perform(data, session, held)
+        finally:
+            if held:
+                for sig in HOLD.leave():
+                    raise_signal(sig)
 
 
 def _split_arguments(args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Any:
@@ -230,8 +247,12 @@ def _refuse(call: Call, reason: str) -> None:
     raise ShellRequiredError(os.fsdecode(call.command), reason, where)
 
 
-def perform(command: bytes, session: "Session") -> int:
-    """Run an already encoded and audited command; return the wait status."""
+def perform(command: bytes, session: "Session", held: bool) -> int:
+    """Run an already encoded and audited command; return the wait status.
+
+    ``held``: whether this thread holds the signal dispositions (the main
+    thread does, see :data:`shim._runtime.signals.HOLD`).
+    """
     settings = session.settings
     call = Call(command)
     wants_record = session.wants_record()
@@ -250,7 +271,7 @@ def perform(command: bytes, session: "Session") -> int:
             session.publish(call)
 
     if call.argv is not None:
-        result = runner.run(call.argv, call.executable, stdio, finish=finish, env=call.env)
+        result = runner.run(call.argv, call.executable, stdio, held, finish=finish, env=call.env)
         if result is not None:
             return result
         # The program could not be executed (not executable, no "#!" line,
@@ -262,7 +283,7 @@ def perform(command: bytes, session: "Session") -> int:
         if settings.shell == "never":
             _refuse(call, call.shell_reason)
         stdio = capture.stdio_for(settings)
-    result = runner.run(shell_argv(command), platform.SHELL_PATH, stdio, finish=finish)
+    result = runner.run(shell_argv(command), platform.SHELL_PATH, stdio, held, finish=finish)
     return status.SHELL_START_FAILED if result is None else result
 
 

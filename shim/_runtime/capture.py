@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Set, Tuple
 
 from shim._common import platform as _env
 from shim._runtime import runner as _runner
+from shim._runtime.signals import VALID_SIGNALS
 
 if TYPE_CHECKING:
     from shim._common.settings import Settings
@@ -52,7 +53,7 @@ _FIRST_READ = 65536
 #: What a busy stream's pipe is grown to (``/proc/sys/fs/pipe-max-size`` is
 #: 1 MiB by default, so an unprivileged process may ask for this much).
 _BULK = 1 << 20
-_ALL_SIGNALS = signal.valid_signals()
+_ALL_SIGNALS = VALID_SIGNALS
 #: Signals a write of ours can raise (a reader gone, a file too large).
 #: Python ignores both; a program that does not must not die of a write the
 #: command made.

@@ -45,12 +45,12 @@ Concurrency, and why it holds without relying on the GIL:
   by a thread that does not exist in the child).
 """
 
+import _thread
 import os
 import sys
-import _thread
 
 from shim._runtime import warn
-from shim._runtime.signals import HOLD
+from shim._runtime.signals import HOLD, raise_signal
 
 # Annotations are strings: this module is imported at start-up, before
 # `typing`, and Python 3.6 cannot postpone their evaluation.
@@ -60,7 +60,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from shim._common.settings import Settings
     from shim._runtime.call import Shim
-    from shim._runtime.session import Session
 
 __all__ = [
     "ACTIVE",
@@ -80,32 +79,46 @@ ARMED = "armed"
 ACTIVE = "active"
 
 #: The C function: ``posix.system`` (``nt.system`` on Windows).
-ORIGINAL = getattr(__import__(os.name), "system")  # type: Callable[..., int]
+ORIGINAL: "Callable[..., int]" = __import__(os.name).system
 
 #: Modules whose globals are never rebound: the C function's own homes, and ours.
 _NOT_REBOUND = frozenset({"os", "posix", "nt", "shim", "builtins", "sys"})
 
 
-def placeholder(*args: "Any", **kwargs: "Any") -> int:
-    """Stand-in for ``os.system`` until its first call activates the shim.
+def _make_placeholder() -> "Callable[..., int]":
+    # The placeholder keeps what it needs at interpreter shutdown in its
+    # closure: by then module globals, this module's included, may already
+    # be None, and a __del__ that calls os.system must still run its command.
+    original = ORIGINAL
+    finalizing = sys.is_finalizing
 
-    Signals are held from the start, for the whole call (see the module's
-    docstring); the call itself nests another hold, which costs nothing.
-    """
-    held = HOLD.enter()
-    try:
-        return _LIFECYCLE.target()(*args, **kwargs)  # type: ignore[no-any-return]
-    finally:
-        if held:
-            HOLD.leave()
+    def system(*args: "Any", **kwargs: "Any") -> int:
+        """Stand-in for ``os.system`` until its first call activates the shim.
+
+        Signals are held from the start, for the whole call (see the
+        module's docstring); the call itself nests another hold, which
+        costs nothing.  While the interpreter shuts down, the call is plain
+        ``os.system``: the shim can no longer be activated then.
+        """
+        if finalizing():
+            return original(*args, **kwargs)
+        held = HOLD.enter()
+        try:
+            return _LIFECYCLE.target()(*args, **kwargs)
+        finally:
+            if held:
+                for sig in HOLD.leave():
+                    raise_signal(sig)
+
+    system.__qualname__ = "system"
+    return system
 
 
-placeholder.__name__ = "system"
-placeholder.__qualname__ = "system"
+placeholder = _make_placeholder()
 
 
 class _Prepared:
-    """What activation builds outside the lock: the session, and the handler if there is none yet."""
+    """What activation builds outside the lock: a session, and the handler if there is none."""
 
     __slots__ = ("handler", "make_proxy", "session", "settings")
 
@@ -124,21 +137,21 @@ class _Lifecycle:
     __slots__ = ("armed", "core", "handler", "lock", "rebound", "settings", "state", "top")
 
     def __init__(self) -> None:
-        self.lock = _thread.RLock()
+        self.lock = _thread.RLock()  # type: ignore[attr-defined]  # typeshed: 3.13+
         self.state = OFF
         #: Settings waiting for the first call (ARMED), or in force (ACTIVE).
-        self.armed = None  # type: Optional[Settings]
-        self.settings = None  # type: Optional[Settings]
+        self.armed: Optional[Settings] = None
+        self.settings: Optional[Settings] = None
         #: The one handler of this process: every proxy of ours calls it, so
         #: switching its session switches them all.
-        self.handler = None  # type: Optional[Shim]
+        self.handler: Optional[Shim] = None
         #: A proxy around the C function: where the placeholder forwards.
-        self.core = None  # type: Any
+        self.core: Any = None
         #: The proxy we put into the chain on os.system (``core``, unless an
         #: opaque replacement of os.system made us wrap that instead).
-        self.top = None  # type: Any
+        self.top: Any = None
         #: (module namespace, name, value it held, value we put there)
-        self.rebound = []  # type: List[Tuple[Dict[str, Any], str, Any, Any]]
+        self.rebound: List[Tuple[Dict[str, Any], str, Any, Any]] = []
 
     # -- reading ----------------------------------------------------------------
 
@@ -234,7 +247,7 @@ class _Lifecycle:
         # os.system.  Wrapping it keeps it in charge: the handler passes such
         # calls through.  Globals that still hold the C function never went
         # through that replacement: they get the proxy around the C function.
-        self.top = prepared.make_proxy(current, self.handler)
+        self.top = prepared.make_proxy(current, prepared.handler)
         os.system = self.top
         self._rebind(self.core)
         warn.warn_once(
@@ -281,7 +294,7 @@ class _Lifecycle:
             os.system = ORIGINAL
             return
         # A wrapt wrapper put on os.system while armed wraps the placeholder.
-        link = os.system
+        link: Any = os.system
         for _ in range(100):
             inner = getattr(link, "__wrapped__", None)
             if inner is None:
@@ -318,7 +331,7 @@ class _Lifecycle:
     # -- fork ---------------------------------------------------------------------------
 
     def after_fork_in_child(self) -> None:
-        self.lock = _thread.RLock()
+        self.lock = _thread.RLock()  # type: ignore[attr-defined]  # typeshed: 3.13+
 
 
 def _namespaces() -> "List[Dict[str, Any]]":

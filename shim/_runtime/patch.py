@@ -30,7 +30,10 @@ _MAX_CHAIN = 100
 
 
 def make_proxy(wrapped: Callable[..., Any], handler: Callable[..., Any]) -> Any:
-    """A wrapt proxy that looks like ``wrapped`` and calls ``handler(wrapped, instance, args, kwargs)``."""
+    """A wrapt proxy that looks like ``wrapped`` and calls ``handler``.
+
+    wrapt calls ``handler(wrapped, instance, args, kwargs)``.
+    """
     return wrapt.FunctionWrapper(wrapped, handler)
 
 

@@ -127,6 +127,7 @@ def run(
     argv: Sequence[bytes],
     executable: bytes,
     stdio: Stdio = _PASS_THROUGH,
+    held: bool = False,
     *,
     finish: Optional[Callable[[int], None]] = None,
     env: Optional[Dict[bytes, bytes]] = None,
@@ -135,16 +136,17 @@ def run(
 
     Returns 127 << 8 when the program cannot be started, -1 when its status
     cannot be collected; never raises because the command failed.
-    ``finish(status)`` runs once the child is collected, while Python
-    signal handlers are still deferred, so that the bookkeeping it does is
-    not cut short by a handler that raises.
+    ``held``: the caller holds the signal dispositions of ``system(3)``
+    (:data:`shim._runtime.signals.HOLD`, main thread only) for the whole
+    call.  ``finish(status)`` runs once the child is collected, while
+    Python signal handlers are still deferred, so that the bookkeeping it
+    does is not cut short by a handler that raises.
 
     With ``env`` given, the program runs without the shell, with that
     environment, and as dash would report it; a program that cannot be
     executed then gives ``None`` instead, and nothing has run.
     """
     direct = env is not None
-    held = HOLD.enter()
     previous = HOLD.begin_direct() if held and direct else None
     try:
         out, err = stdio.child_fds()
@@ -185,7 +187,5 @@ def run(
             finish(status)
         return status
     finally:
-        if held:
-            if previous is not None:
-                HOLD.end_direct(previous)
-            HOLD.leave()
+        if previous is not None:
+            HOLD.end_direct(previous)

@@ -35,7 +35,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any, Dict, List, Optional, Tuple
 
-__all__ = ["HOLD", "Hold", "ShellWouldDie"]
+__all__ = ["HOLD", "VALID_SIGNALS", "Hold", "ShellWouldDie", "raise_signal"]
 
 _SIGINT = _signal.SIGINT
 _SIGQUIT = _signal.SIGQUIT
@@ -57,7 +57,9 @@ _SYNCHRONOUS = frozenset(
     for name in ("SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTRAP", "SIGSYS", "SIGKILL", "SIGSTOP")
     if hasattr(_signal, name)
 )
-_SWAPPABLE = tuple(sig for sig in _valid_signals() if sig not in _SYNCHRONOUS)
+#: Every signal number of this platform (``signal.valid_signals()`` from 3.8 on).
+VALID_SIGNALS = tuple(_valid_signals())
+_SWAPPABLE = tuple(sig for sig in VALID_SIGNALS if sig not in _SYNCHRONOUS)
 
 
 class ShellWouldDie(BaseException):
@@ -72,13 +74,14 @@ class ShellWouldDie(BaseException):
         self.signum = signum
 
 
-def _raise_signal(signum: int) -> None:
-    """Hand ``signum`` to the interpreter's signal machinery, in this (the main) thread."""
-    raise_signal = getattr(_signal, "raise_signal", None)
-    if raise_signal is not None:
-        raise_signal(signum)
-    else:  # Python 3.6 and 3.7
-        _signal.pthread_kill(_thread.get_ident(), signum)
+def _raise_in_this_thread(signum: int) -> None:  # Python 3.6 and 3.7
+    _signal.pthread_kill(_thread.get_ident(), signum)
+
+
+#: Hand a signal to the interpreter's signal machinery, in this (the main)
+#: thread: its Python handler runs before this returns.  The C function
+#: from Python 3.8 on, so that a handler runs one frame above the caller.
+raise_signal = getattr(_signal, "raise_signal", _raise_in_this_thread)
 
 
 class Hold:
@@ -92,17 +95,26 @@ class Hold:
     :meth:`begin_direct`).
     """
 
-    __slots__ = ("deferred", "depth", "direct", "direct_wait", "interrupted", "main", "pid", "saved")
+    __slots__ = (
+        "deferred",
+        "depth",
+        "direct",
+        "direct_wait",
+        "interrupted",
+        "main",
+        "pid",
+        "saved",
+    )
 
     def __init__(self) -> None:
         self.depth = 0
-        self.saved = {}  # type: Dict[int, Any]
-        self.deferred = []  # type: List[int]
-        self.main = None  # type: Optional[int]
+        self.saved: Dict[int, Any] = {}
+        self.deferred: List[int] = []
+        self.main: Optional[int] = None
         self.pid = os.getpid()
         self.direct = False
         self.direct_wait = False
-        self.interrupted = None  # type: Optional[int]
+        self.interrupted: Optional[int] = None
 
     # -- which thread is the main one ------------------------------------------
 
@@ -159,7 +171,8 @@ class Hold:
         except BaseException:
             # KeyboardInterrupt from a SIGINT that came before its handler
             # was swapped: as if it had come just before the call.
-            self.leave()
+            for sig in self.leave():
+                raise_signal(sig)
             raise
         return True
 
@@ -191,28 +204,31 @@ class Hold:
                 continue
             saved.setdefault(sig, old)
 
-    def leave(self) -> None:
-        """End one hold; the outermost puts the handlers back and runs the deferred ones.
+    def leave(self) -> "List[int]":
+        """End one hold; the outermost puts the handlers back and gives the deferred signals.
 
-        Each deferred signal is raised again in this thread, so its handler
-        runs at the next bytecode boundary exactly as it would have after a
-        plain ``os.system`` returned.
+        The caller raises each of them again with :func:`raise_signal`, in
+        its own frame, as the last thing before it returns: the handlers then
+        run as they would have right after a plain ``os.system`` returned,
+        and a handler that calls ``os.system`` again nests one frame per
+        level, as with plain ``os.system``, not one per frame of the shim
+        (a storm of such signals would otherwise reach the recursion limit
+        where plain ``os.system`` does not).
         """
         self.depth -= 1
         if self.depth > 0:
-            return
+            return []
         self.depth = 0
         self._restore()
         pending = sorted(set(self.deferred))
         del self.deferred[:]
-        for sig in pending:
-            _raise_signal(sig)
+        return pending
 
     def _restore(self) -> None:
         saved = self.saved
         while saved:
             sig, old = saved.popitem()
-            try:
+            try:  # noqa: SIM105 - contextlib is not loaded at start-up
                 _signal.signal(sig, old)
             except (OSError, ValueError, TypeError):  # pragma: no cover - defensive
                 pass

@@ -13,7 +13,8 @@ import _thread
 import os
 import sys
 
-# Annotations are strings: see shim._runtime.signals.
+# Annotations are strings, or inside functions (never evaluated): see
+# shim._runtime.signals.
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # pragma: no cover
     from types import FrameType
@@ -39,9 +40,9 @@ class _Once:
     __slots__ = ("keys", "lock")
 
     def __init__(self) -> None:
-        self.keys = set()  # type: Set[str]
+        self.keys: Set[str] = set()
         # Reentrant: a signal handler may warn while its thread is in here.
-        self.lock = _thread.RLock()
+        self.lock = _thread.RLock()  # type: ignore[attr-defined]  # typeshed: 3.13+
 
     def first(self, key: str) -> bool:
         with self.lock:
@@ -75,7 +76,7 @@ def warn_once(key: str, message: str) -> None:
 def _stacklevel() -> int:
     """Return the ``stacklevel`` that points ``warnings.warn`` past shim and wrapt."""
     level = 2  # warn_once's caller, seen from warnings.warn in warn_once
-    frame = sys._getframe(2)  # type: Optional[FrameType]
+    frame: Optional[FrameType] = sys._getframe(2)
     while frame is not None:
         module = frame.f_globals.get("__name__")
         if not isinstance(module, str) or module.partition(".")[0] not in ("shim", "wrapt"):
@@ -86,7 +87,7 @@ def _stacklevel() -> int:
 
 
 def _after_fork_in_child() -> None:
-    _ONCE.lock = _thread.RLock()
+    _ONCE.lock = _thread.RLock()  # type: ignore[attr-defined]  # typeshed: 3.13+
 
 
 if hasattr(os, "register_at_fork"):
