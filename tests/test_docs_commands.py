@@ -98,7 +98,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = where / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
         ".*", "build", "dist", "site", "*.egg-info", "__pycache__", "legacy_workdir"))
-    if importlib.util.find_spec("pip") and importlib.util.find_spec("setuptools"):
+    if importlib.util.find_spec("pip") and _setuptools_builds_wheels():
         pip = [sys.executable, "-m", "pip", "wheel", "--no-build-isolation"]
     else:
         subprocess.run([sys.executable, "-m", "venv", str(where / "venv")], check=True)
@@ -110,6 +110,24 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (found,) = (where / "dist").glob("os_system_shim-*.whl")
     return found
+
+
+def _setuptools_builds_wheels() -> bool:
+    """Whether this environment's setuptools can build a wheel by itself.
+
+    setuptools 70.1 took over ``bdist_wheel``; before, the ``wheel`` package
+    had to be installed beside it.
+    """
+    if importlib.util.find_spec("setuptools") is None:
+        return False
+    if importlib.util.find_spec("wheel") is not None:
+        return True
+    # Read from the metadata: importing setuptools here would import
+    # distutils, whose deprecation warning is an error in this test run.
+    from importlib.metadata import version
+
+    major, minor = (int(part) for part in version("setuptools").split(".")[:2])
+    return (major, minor) >= (70, 1)
 
 
 @pytest.fixture
