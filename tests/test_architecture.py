@@ -10,10 +10,12 @@ layers are also an import-linter contract in ``tox -e lint``.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
-from typing import Dict, List, Set
+from typing import TYPE_CHECKING, Dict, List, Set
 
 from conftest import ROOT
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 PACKAGE = ROOT / "shim"
 
@@ -106,7 +108,7 @@ def test_no_import_cycle() -> None:
         path.append(node)
         for nxt in sorted(GRAPH.get(node, ())):
             if state.get(nxt) == 1:
-                cycles.append(path[path.index(nxt):] + [nxt])
+                cycles.append([*path[path.index(nxt):], nxt])
             elif nxt not in state:
                 walk(nxt)
         path.pop()
