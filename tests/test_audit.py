@@ -51,6 +51,7 @@ SCHEMA_KEYS = {
     "stderr_tail",
     "merged",
     "suggestion",
+    "outcome",
 }
 
 # The child's prelude: install the shim when asked to, and report results
@@ -208,6 +209,7 @@ def test_records_match_plain_os_system(tmp_path: Path) -> None:
             assert record[key] is None
         assert record["merged"] is False
         assert record["suggestion"].startswith("subprocess.run(")
+        assert record["outcome"] == "ran"
     assert records[-1]["duration_ms"] >= 50
 
 

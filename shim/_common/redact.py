@@ -19,17 +19,36 @@ replaces each with ``***``.  The built-in rules:
   ``ssh -p 22`` are far more common than a password.
 
 Extra patterns (``SHIM_REDACT`` / ``redact=``) run first, on the original
-text.  A pattern without capturing groups masks its whole match; a pattern
+text, and also on the argv a command amounts to (its words joined by
+spaces, quotes removed).
+
+A command is masked once, as bytes (:meth:`Redactor.call`): the rules for
+commands and for argument lists mark bytes of the command, and every field
+that shows the command in some form (the command itself, the argv of a
+shell-free run, the suggested replacement, the exception of
+``shell="never"``) is derived from those marks, so a value masked in one
+field cannot come back through another.  Captured output is masked with the
+bytes that preceded the kept tail and with the values masked in the
+command (:meth:`Redactor.tail`).  A pattern without capturing groups masks its whole match; a pattern
 with groups masks what each group matched and keeps the rest, so
 ``--user-pin (\S+)`` keeps ``--user-pin`` and hides the value.
 """
 
 import re
-from typing import Iterable, Iterator, List, Optional, Pattern, Sequence, Tuple
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Pattern, Sequence, Tuple
 
 from shim.exceptions import ConfigError
 
-__all__ = ["MASK", "Redactor", "compile_patterns", "render", "render_str", "secret_option"]
+__all__ = [
+    "MASK",
+    "MIN_KNOWN",
+    "Masked",
+    "Redactor",
+    "compile_patterns",
+    "render",
+    "render_str",
+    "secret_option",
+]
 
 MASK = "***"
 
@@ -81,6 +100,15 @@ def _assignment(value: str) -> Pattern[str]:
     return re.compile(r"(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)=(" + value + ")")
 
 
+def _quoted_assignment() -> Pattern[str]:
+    # "NAME=value with spaces": the quotes open before the name, so the
+    # value runs to where they close.
+    return re.compile(
+        r"""(?<![^\s=(])(?:'(-{0,2}[A-Za-z_][\w.-]*)=([^'\n]*)'"""
+        r"""|"(-{0,2}[A-Za-z_][\w.-]*)=((?:\\.|[^"\\\n])*)")"""
+    )
+
+
 def _separate(value: str) -> Pattern[str]:
     # The value is captured inside a lookahead so that it can itself be the
     # next option: "--password --token x" still masks "x".
@@ -100,6 +128,10 @@ _HEADER_NAME = re.compile(
 )
 
 _COMMAND_ASSIGNMENT = _assignment(_VALUE)
+_QUOTED_ASSIGNMENT = _quoted_assignment()
+#: In an element of an argv, a value may hold blanks: it runs to the end of
+#: the element, or to the next blank-separated ``NAME=``.
+_ARGV_ASSIGNMENT = _assignment(r"(?s:.+?)(?=\s+-{0,2}[A-Za-z_][\w.-]*=|\Z)")
 _COMMAND_SEPARATE = _separate(_VALUE)
 _OUTPUT_ASSIGNMENT = _assignment(_OUTPUT_VALUE)
 _OUTPUT_SEPARATE = _separate(_OUTPUT_VALUE)
@@ -226,11 +258,18 @@ def _apply(text: str, spans: Iterable[Span], secrets: Optional[List[str]]) -> st
     return "".join(parts)
 
 
-def _rule_spans(text: str, assignment: Pattern[str], separate: Pattern[str]) -> Iterator[Span]:
+def _rule_spans(
+    text: str, assignment: Pattern[str], separate: Pattern[str], *, quoted: bool = False
+) -> Iterator[Span]:
     if "=" in text:
         for match in assignment.finditer(text):
             if _NAME_HINT.search(match.group(1)):
                 yield match.span(2)
+        if quoted and ("'" in text or '"' in text):
+            for match in _QUOTED_ASSIGNMENT.finditer(text):
+                group = 1 if match.start(1) >= 0 else 3
+                if _NAME_HINT.search(match.group(group)):
+                    yield match.span(group + 1)
     if "-" in text:
         for match in separate.finditer(text):
             if secret_option(match.group(2)):
@@ -355,6 +394,158 @@ def _custom_spans(patterns: Sequence[Pattern[str]], text: str) -> Iterator[Span]
                 yield match.span()
 
 
+class Masked(NamedTuple):
+    """A command and what is derived from it, secrets masked (see :meth:`Redactor.call`)."""
+
+    #: The command, as text.
+    command: str
+    #: The argv it amounts to, as text, or ``None`` when it needs a shell.
+    argv: Optional[List[str]]
+    #: The values that were masked, as written in the command and as the
+    #: program receives them (quotes removed): for masking captured output.
+    secrets: List[str]
+
+
+#: Well-formed UTF-8 (Unicode's table 3-7, which Python's decoder follows),
+#: or one byte that is not part of it.
+_UTF8_CHAR = re.compile(
+    rb"[\x00-\x7f]|[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]"
+    rb"|[\xe1-\xec\xee\xef][\x80-\xbf]{2}|\xed[\x80-\x9f][\x80-\xbf]"
+    rb"|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+    rb"|(.)",
+    re.DOTALL,
+)
+
+
+def _char_bytes(data: bytes) -> Tuple[List[int], List[int]]:
+    r"""Where each character of ``render(data)`` comes from: its first byte and the byte after.
+
+    A byte that is not UTF-8 is rendered as four characters (``\xNN``), each
+    of which comes from that one byte.
+    """
+    try:
+        data.decode("ascii")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return list(range(len(data))), list(range(1, len(data) + 1))
+    starts: List[int] = []
+    ends: List[int] = []
+    for match in _UTF8_CHAR.finditer(data):
+        start, end = match.span()
+        count = 4 if match.start(1) >= 0 else 1
+        starts.extend((start,) * count)
+        ends.extend((end,) * count)
+    return starts, ends
+
+
+def _mark(flags: bytearray, data: bytes, spans: Sequence[Span]) -> None:
+    """Set ``flags`` for the bytes of ``data`` behind ``spans`` of ``render(data)``."""
+    if not spans:
+        return
+    starts, ends = _char_bytes(data)
+    for start, end in spans:
+        if end > start:
+            low, high = starts[start], ends[end - 1]
+            flags[low:high] = b"\x01" * (high - low)
+
+
+_RUN = re.compile(rb"\x01+")
+_QUOTING = re.compile(r"""\\(.)|['"]""", re.DOTALL)
+
+
+def _render_masked(
+    data: bytes, flags: bytearray, found: List[str], *, unquote: bool = False
+) -> str:
+    """``render(data)`` with each run of flagged bytes replaced by :data:`MASK`.
+
+    The values replaced are appended to ``found`` (also without their shell
+    quoting when ``unquote``).
+    """
+    parts = []
+    position = 0
+    for run in _RUN.finditer(flags):
+        start, end = run.span()
+        parts.append(render(data[position:start]))
+        parts.append(MASK)
+        value = render(data[start:end])
+        found.append(value)
+        if unquote:
+            bare = _QUOTING.sub(lambda m: m.group(1) or "", value)
+            if bare != value:
+                found.append(bare)
+        position = end
+    if not parts:
+        return render(data)
+    parts.append(render(data[position:]))
+    return "".join(parts)
+
+
+def _word_sources(command: bytes, argv: Sequence[bytes]) -> Optional[List[List[int]]]:
+    """For each word of ``argv``, the offset in ``command`` of each of its bytes.
+
+    ``argv`` is what :func:`shim._common.syntax.analyze` made of
+    ``command``, which then has only blanks, quotes and backslashes to
+    remove.  ``None`` if the words read here are not exactly ``argv``.
+    """
+    words: List[List[int]] = []
+    current: Optional[List[int]] = None
+    size = len(command)
+    i = 0
+    while i < size:
+        byte = command[i]
+        if byte in b" \t":
+            if current is not None:
+                words.append(current)
+                current = None
+            i += 1
+            continue
+        if current is None:
+            current = []
+        if byte == 0x27:  # '...': every byte literal
+            end = command.find(b"'", i + 1)
+            if end < 0:
+                return None
+            current.extend(range(i + 1, end))
+            i = end + 1
+        elif byte == 0x22:  # "...": a backslash escapes $ ` " \ and newline only
+            i += 1
+            while i < size and command[i] != 0x22:
+                if command[i] == 0x5C and i + 1 < size and command[i + 1] in b'$`"\\\n':
+                    current.append(i + 1)
+                    i += 2
+                else:
+                    current.append(i)
+                    i += 1
+            if i >= size:
+                return None
+            i += 1
+        elif byte == 0x5C:  # \c: c
+            if i + 1 >= size:
+                return None
+            current.append(i + 1)
+            i += 2
+        else:
+            current.append(i)
+            i += 1
+    if current is not None:
+        words.append(current)
+    if len(words) != len(argv):
+        return None
+    for source, word in zip(words, argv):
+        if bytes(command[j] for j in source) != word:
+            return None
+    return words
+
+
+#: The shortest value masked wherever it appears in captured output: a
+#: shorter one would mask ordinary words.
+MIN_KNOWN = 4
+#: What ends a value in output (see ``_OUTPUT_VALUE``).
+_OUTPUT_DELIMITER = re.compile(r"""[\s'"&,;]""")
+_OUTPUT_LEAD = re.compile(r"""[^\s'"&,;]+""")
+
+
 class Redactor:
     """The built-in rules plus the extra patterns of one configuration."""
 
@@ -368,39 +559,103 @@ class Redactor:
 
         The masked originals are appended to ``secrets`` when given.
         """
+        return _apply(text, self._command_spans(text), secrets)
+
+    def argv(self, argv: Sequence[str], secrets: Optional[List[str]] = None) -> List[str]:
+        """Mask the secrets in an argument list; the word after a secret option is masked whole."""
+        return [
+            _apply(arg, spans, secrets) for arg, spans in zip(argv, self._argv_spans(argv))
+        ]
+
+    def _command_spans(self, text: str) -> List[Span]:
         spans = list(_custom_spans(self.patterns, text))
         lowered = text.lower()
         if any(hint in lowered for hint in _PROGRAM_HINTS):
             spans.extend(_command_program_spans(text))
         if any(hint in lowered for hint in _HINTS):
-            spans.extend(_rule_spans(text, _COMMAND_ASSIGNMENT, _COMMAND_SEPARATE))
-        return _apply(text, spans, secrets)
+            spans.extend(_rule_spans(text, _COMMAND_ASSIGNMENT, _COMMAND_SEPARATE, quoted=True))
+        return _merge(spans)
 
-    def argv(self, argv: Sequence[str], secrets: Optional[List[str]] = None) -> List[str]:
-        """Mask the secrets in an argument list; the word after a secret option is masked whole."""
+    def _argv_spans(self, argv: Sequence[str]) -> List[List[Span]]:
+        """The spans to mask in each element of ``argv``.
+
+        Extra patterns also run over the elements joined by spaces, so that
+        one that spans several words (``--pin ([0-9]+)``) matches the argv
+        as it matches the command.
+        """
+        found: List[List[Span]] = [[] for _ in argv]
         if not self.patterns and not any(_hinted(arg) for arg in argv):
-            return list(argv)
+            return found
+        if self.patterns and len(argv) > 1:
+            starts = []
+            position = 0
+            for arg in argv:
+                starts.append(position)
+                position += len(arg) + 1
+            for start, end in _custom_spans(self.patterns, " ".join(argv)):
+                for index, (offset, arg) in enumerate(zip(starts, argv)):
+                    low, high = max(start, offset), min(end, offset + len(arg))
+                    if low < high:
+                        found[index].append((low - offset, high - offset))
         rules: Optional[_ProgramRules] = None
-        result = []
         secret_next = False
-        for arg in argv:
-            spans: List[Span] = list(_custom_spans(self.patterns, arg))
+        for arg, spans in zip(argv, found):
+            spans.extend(_custom_spans(self.patterns, arg))
             if secret_next:
                 spans.append((0, len(arg)))
             span = rules.word(arg) if rules is not None else None
             if span is not None:
                 spans.append(span)
             else:
-                found = _ProgramRules(_basename(arg))
-                if found.active():
-                    rules = found
-            spans.extend(_rule_spans(arg, _COMMAND_ASSIGNMENT, _COMMAND_SEPARATE))
+                program = _ProgramRules(_basename(arg))
+                if program.active():
+                    rules = program
+            spans.extend(_rule_spans(arg, _ARGV_ASSIGNMENT, _COMMAND_SEPARATE))
             secret_next = arg.startswith("-") and "=" not in arg and secret_option(arg)
-            result.append(_apply(arg, spans, secrets))
-        return result
+        return found
+
+    def call(self, command: bytes, argv: Optional[Sequence[bytes]] = None) -> "Masked":
+        """Mask a command and the argv it amounts to, from one set of secret bytes.
+
+        ``argv``: the words ``/bin/sh`` would run (:func:`shim._common.syntax.analyze`),
+        or ``None`` when the command needs a shell.  The rules for commands
+        and for argument lists both mark bytes of ``command``; every field
+        is then derived from those bytes, so a value masked in one field
+        is masked in all of them, however it was quoted or split.
+        """
+        secret = bytearray(len(command))
+        _mark(secret, command, self._command_spans(render(command)))
+        found: List[str] = []
+        if argv is None:
+            return Masked(_render_masked(command, secret, found, unquote=True), None, found)
+        words = []
+        for word, spans in zip(argv, self._argv_spans([render(word) for word in argv])):
+            flags = bytearray(len(word))
+            _mark(flags, word, spans)
+            words.append(flags)
+        if b"\x01" in secret or any(b"\x01" in flags for flags in words):
+            sources = _word_sources(command, argv)
+            if sources is None:
+                # The words could not be traced back to the command (never
+                # expected): hide every argument.
+                for flags in words[1:]:
+                    flags[:] = b"\x01" * len(flags)
+            else:
+                for flags, source in zip(words, sources):
+                    for run in _RUN.finditer(flags):
+                        for offset in range(*run.span()):
+                            secret[source[offset]] = 1
+                for flags, source in zip(words, sources):
+                    flags[:] = bytes(secret[position] for position in source)
+        masked_command = _render_masked(command, secret, found, unquote=True)
+        masked_argv = [_render_masked(word, flags, found) for word, flags in zip(argv, words)]
+        return Masked(masked_command, masked_argv, found)
 
     def output(self, text: str, secrets: Optional[List[str]] = None) -> str:
         """Mask the secrets in captured output (no program-specific rules)."""
+        return _apply(text, self._output_spans(text), secrets)
+
+    def _output_spans(self, text: str) -> List[Span]:
         spans = list(_custom_spans(self.patterns, text))
         # Line by line: the built-in rules never span lines, and most lines
         # of a long output hold no hint at all.
@@ -409,7 +664,43 @@ class Redactor:
                 (offset + start, offset + end)
                 for start, end in _rule_spans(line, _OUTPUT_ASSIGNMENT, _OUTPUT_SEPARATE)
             )
-        return _apply(text, spans, secrets)
+        return spans
+
+    def tail(
+        self,
+        data: bytes,
+        *,
+        context: bytes = b"",
+        known: Sequence[str] = (),
+        cut: bool = False,
+    ) -> str:
+        """Mask a captured tail, the last bytes a command wrote to a stream.
+
+        ``context``: the bytes that came just before the tail, read with it
+        so that a value whose name fell off the front of the tail
+        (``...TOKEN=`` | ``value``) is still recognised.  ``known``: values
+        masked in the command, masked wherever they appear (those of at
+        least :data:`MIN_KNOWN` characters).  ``cut``: more was written
+        before ``context``; a word that runs through all of ``context``
+        into the tail began where nothing tells what it was, and the part
+        of it in the tail is masked.
+        """
+        before = render(context)
+        text = before + render(data)
+        spans = self._output_spans(text)
+        for value in set(known):
+            if len(value) >= MIN_KNOWN:
+                position = text.find(value)
+                while position >= 0:
+                    spans.append((position, position + len(value)))
+                    position = text.find(value, position + 1)
+        offset = len(before)
+        if cut and not _OUTPUT_DELIMITER.search(before):
+            lead = _OUTPUT_LEAD.match(text, offset)
+            if lead is not None:
+                spans.append(lead.span())
+        body = [(max(start, offset) - offset, end - offset) for start, end in spans if end > offset]
+        return _apply(text[offset:], body, None)
 
 
 def render(data: bytes) -> str:

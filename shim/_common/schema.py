@@ -38,6 +38,7 @@ FIELDS: Tuple[str, ...] = (
     "stderr_tail",
     "merged",
     "suggestion",
+    "outcome",
 )
 
 

@@ -17,6 +17,7 @@ from shim._runtime.signals import HOLD, raise_signal
 
 if TYPE_CHECKING:
     from types import FrameType
+    from typing import NoReturn
 
     from shim._common.settings import Settings
     from shim._runtime.session import Session
@@ -130,6 +131,7 @@ class Call:
         "duration",
         "env",
         "executable",
+        "outcome",
         "shell",
         "shell_reason",
         "site",
@@ -147,6 +149,8 @@ class Call:
         self.env: Optional[Dict[bytes, bytes]] = None
         self.shell = True
         self.shell_reason: Optional[str] = None
+        #: "ran", or "refused" (``shell="never"``: nothing ran).
+        self.outcome = "ran"
         self.started = time.time()
         self.t0 = time.monotonic()
         self.duration = 0.0
@@ -203,15 +207,14 @@ def shell_argv(command: bytes) -> List[bytes]:
     return [platform.SHELL_NAME, b"-c", command]
 
 
-def _plan_without_shell(call: Call, settings: "Settings") -> None:
+def _plan_without_shell(call: Call, settings: "Settings") -> Optional[str]:
     """Decide, for ``shell="auto"`` and ``"never"``, whether to skip ``/bin/sh``.
 
     In ``auto`` mode the shell is skipped only when the command needs no
     shell syntax *and* dash would hand the program exactly what a direct
     exec hands it (environment, signal mask, the file found on PATH).  In
-    ``never`` mode only the syntax counts; a command that needs the shell
-    raises :class:`~shim.exceptions.ShellRequiredError`, naming the reason
-    and the call site.
+    ``never`` mode only the syntax counts.  Returns why the call must be
+    refused (``never`` mode, a command that needs the shell), else ``None``.
     """
     from shim._common import syntax
     from shim._runtime import shellfree
@@ -231,20 +234,35 @@ def _plan_without_shell(call: Call, settings: "Settings") -> None:
                 call.executable = program
                 call.env = ordered
                 call.shell = False
-                return
+                return None
             reason = "program not found on PATH"
     call.shell_reason = reason
     if settings.shell == "never":
-        _refuse(call, reason or "unknown")
+        return reason or "unknown"
+    return None
 
 
-def _refuse(call: Call, reason: str) -> None:
-    """Raise :class:`~shim.exceptions.ShellRequiredError` for ``call`` (``shell="never"``)."""
+def _refuse(call: Call, session: "Session", reason: str, wants_record: bool) -> "NoReturn":
+    """Record, then raise :class:`~shim.exceptions.ShellRequiredError` (``shell="never"``).
+
+    Nothing has run.  The exception carries the command masked as the
+    audit record shows it: an exception is published too (tracebacks,
+    error reports, logs).
+    """
+    from shim._common import syntax
     from shim.exceptions import ShellRequiredError
 
     site = call.site or call_site()
     where = f"{site[0]}:{site[1]}" if site else None
-    raise ShellRequiredError(os.fsdecode(call.command), reason, where)
+    masked = session.redactor.call(call.command, syntax.analyze(call.command).argv)
+    call.argv = None
+    call.shell = False
+    call.shell_reason = reason
+    call.outcome = "refused"
+    call.duration = time.monotonic() - call.t0
+    if wants_record:
+        session.publish(call)
+    raise ShellRequiredError(masked.command, reason, where)
 
 
 def perform(command: bytes, session: "Session", held: bool) -> int:
@@ -260,7 +278,9 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
         call.site = call_site()
         call.cwd = _getcwd()
     if settings.shell != "always":
-        _plan_without_shell(call, settings)
+        refusal = _plan_without_shell(call, settings)
+        if refusal is not None:
+            _refuse(call, session, refusal, wants_record)
     stdio = capture.stdio_for(settings)
 
     def finish(wait_status: int) -> None:
@@ -281,7 +301,7 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
         call.shell = True
         call.shell_reason = "program cannot be executed directly"
         if settings.shell == "never":
-            _refuse(call, call.shell_reason)
+            _refuse(call, session, call.shell_reason, wants_record)
         stdio = capture.stdio_for(settings)
     result = runner.run(shell_argv(command), platform.SHELL_PATH, stdio, held, finish=finish)
     return status.SHELL_START_FAILED if result is None else result

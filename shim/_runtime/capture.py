@@ -46,8 +46,11 @@ from shim._runtime.signals import VALID_SIGNALS
 if TYPE_CHECKING:
     from shim._common.settings import Settings
 
-__all__ = ["Captured", "Tee", "result", "stdio_for"]
+__all__ = ["CONTEXT", "Captured", "Tee", "result", "stdio_for"]
 
+#: How many bytes before a tail are kept for masking it (a secret whose
+#: name is cut off the front of the tail is still recognised).
+CONTEXT = 4096
 #: The first read of a stream; a pipe holds 64 KiB unless told otherwise.
 _FIRST_READ = 65536
 #: What a busy stream's pipe is grown to (``/proc/sys/fs/pipe-max-size`` is
@@ -90,7 +93,8 @@ class Captured:
 
     ``*_bytes`` count everything the command wrote to the stream (``None``:
     the stream was not captured, ``*_note`` says why, e.g. ``"terminal"``);
-    ``*_tail`` is the last ``capture_limit`` bytes of it.  ``merged`` means
+    ``*_tail`` is the last ``capture_limit`` bytes of it, ``*_context`` up to
+    :data:`CONTEXT` bytes before the tail (for masking only).  ``merged`` means
     fds 1 and 2 were the same file, so both streams were kept together, in
     order, as stdout.  A note next to a count tells of a trouble during the
     call (the destination failed, a background process kept the pipe).
@@ -99,9 +103,11 @@ class Captured:
     __slots__ = (
         "merged",
         "stderr_bytes",
+        "stderr_context",
         "stderr_note",
         "stderr_tail",
         "stdout_bytes",
+        "stdout_context",
         "stdout_note",
         "stdout_tail",
     )
@@ -111,6 +117,11 @@ class Captured:
         self.stderr_bytes: Optional[int] = None
         self.stdout_tail: Optional[bytes] = None
         self.stderr_tail: Optional[bytes] = None
+        # Up to CONTEXT bytes that came just before each tail: never
+        # published, read with the tail so that masking recognises a value
+        # whose name is no longer in the tail.
+        self.stdout_context = b""
+        self.stderr_context = b""
         self.stdout_note: Optional[str] = None
         self.stderr_note: Optional[str] = None
         self.merged = False
@@ -375,12 +386,12 @@ class _Stream:
             self.close_read()
 
     def keep(self, view: memoryview) -> None:
-        """Count ``view`` and keep it as the end of the tail (bounded by the limit)."""
+        """Count ``view`` and keep it as the end of the tail and its context (bounded)."""
         size = len(view)
         self.count += size
-        limit = self.limit
-        if not limit:
+        if not self.limit:
             return
+        limit = self.limit + CONTEXT
         try:
             if size >= limit:
                 self.tail[:] = view[size - limit :]
@@ -524,14 +535,19 @@ class Tee(_runner.Stdio):
             note = self._notes.get(target)
             count: Optional[int] = None
             tail: Optional[bytes] = None
+            context = b""
             if stream is not None:
                 count = stream.count
-                tail = bytes(stream.tail)
+                kept = bytes(stream.tail)
+                cut = max(0, len(kept) - stream.limit)
+                context, tail = kept[:cut], kept[cut:]
                 note = stream.note
             if target == 1:
                 found.stdout_bytes, found.stdout_tail, found.stdout_note = count, tail, note
+                found.stdout_context = context
             else:
                 found.stderr_bytes, found.stderr_tail, found.stderr_note = count, tail, note
+                found.stderr_context = context
         return found
 
     # -- the work --------------------------------------------------------
