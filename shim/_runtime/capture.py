@@ -46,7 +46,7 @@ from shim._runtime.signals import VALID_SIGNALS
 if TYPE_CHECKING:
     from shim._common.settings import Settings
 
-__all__ = ["CONTEXT", "Captured", "Tee", "result", "stdio_for"]
+__all__ = ["CONTEXT", "PASS_THROUGH", "Captured", "Tee", "result", "stdio_for"]
 
 #: How many bytes before a tail are kept for masking it (a secret whose
 #: name is cut off the front of the tail is still recognised).
@@ -131,13 +131,14 @@ class Captured:
         return f"Captured({inner})"
 
 
-_PASS_THROUGH = _runner.Stdio()
+#: The stdio of a call that captures nothing.
+PASS_THROUGH = _runner.Stdio()
 
 
 def stdio_for(settings: "Settings") -> _runner.Stdio:
     """Give the stdio hooks for one run under ``settings`` (a fresh object each time)."""
     if settings.capture != "tee" or not _env.IS_POSIX:
-        return _PASS_THROUGH
+        return PASS_THROUGH
     return Tee(settings.capture_limit)
 
 
