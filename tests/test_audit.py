@@ -50,6 +50,8 @@ SCHEMA_KEYS = {
     "stderr_bytes",
     "stdout_tail",
     "stderr_tail",
+    "stdout_note",
+    "stderr_note",
     "merged",
     "suggestion",
     "outcome",
@@ -206,7 +208,7 @@ def test_records_match_plain_os_system(tmp_path: Path) -> None:
         assert record["shell_reason"] is None
         assert record["mode"] == "always"
         assert record["capture"] == "off"
-        for key in ("stdout_bytes", "stderr_bytes", "stdout_tail", "stderr_tail"):
+        for key in ("stdout_bytes", "stderr_bytes", "stdout_tail", "stderr_tail", "stdout_note", "stderr_note"):
             assert record[key] is None
         assert record["merged"] is False
         assert record["suggestion"].startswith("subprocess.run(")
@@ -621,7 +623,32 @@ def test_capture_fields_in_tee_mode(tmp_path: Path) -> None:
     assert record["stderr_bytes"] == 3
     assert record["stdout_tail"] == "hello token=***"
     assert record["stderr_tail"] == "err"
+    assert record["stdout_note"] is None
     assert record["merged"] is False
+
+
+def test_capture_notes_in_the_record(tmp_path: Path) -> None:
+    """Why a stream was not captured, or how, is in the record: a file is read back, /dev/null is not."""
+    body = """
+    saved = os.dup(1)
+    fd = os.open("out.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    results.append(os.system("printf 'to the file DB_PASSWORD=hunter2'"))
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    results.append(os.system("echo gone"))
+    os.dup2(saved, 1)
+    report()
+    """
+    plain, shimmed, records, _ = plain_and_shim(tmp_path, body, {"capture": "tee"})
+    assert shimmed["results"] == plain["results"] == [0, 0]
+    into_file, into_null = records
+    assert into_file["stdout_note"] == "read back from the file"
+    assert into_file["stdout_bytes"] == len("to the file DB_PASSWORD=hunter2")
+    assert into_file["stdout_tail"] == "to the file DB_PASSWORD=***"
+    assert into_null["stdout_note"] == "seekable, not a regular file: not read back"
+    assert into_null["stdout_bytes"] is None
+    assert into_null["stdout_tail"] is None
 
 
 # --- failures -------------------------------------------------------------------

@@ -36,6 +36,8 @@ FIELDS: Tuple[str, ...] = (
     "stderr_bytes",
     "stdout_tail",
     "stderr_tail",
+    "stdout_note",
+    "stderr_note",
     "merged",
     "suggestion",
     "outcome",

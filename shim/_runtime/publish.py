@@ -150,6 +150,8 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
         "stderr_bytes": getattr(captured, "stderr_bytes", None),
         "stdout_tail": _tail(session, captured, "stdout", masked.secrets),
         "stderr_tail": _tail(session, captured, "stderr", masked.secrets),
+        "stdout_note": getattr(captured, "stdout_note", None),
+        "stderr_note": getattr(captured, "stderr_note", None),
         "merged": bool(getattr(captured, "merged", False)),
         "suggestion": _suggestion(masked.command, masked.argv),
         "outcome": call.outcome,
