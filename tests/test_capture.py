@@ -841,3 +841,13 @@ def test_dev_null_is_handed_over(tee: Dict[str, Any]) -> None:
     kept = captured(shimmed)
     assert kept["stdout_bytes"] is None
     assert kept["stdout_note"] == "seekable, not a regular file: not read back"
+
+
+def test_file_when_the_shell_cannot_start(tee: Dict[str, Any], tmp_path: Any) -> None:
+    """A command too long for sh -c: plain's 127 << 8, and the file's count is 0, not missing."""
+    code = TO_FILE + "call('echo ' + 'x' * 200000)"
+    plain, shimmed = run_both(code, tee, cwd=str(tmp_path))
+    assert_same(plain, shimmed)
+    assert shimmed["status"] == [127 << 8]
+    kept = captured(shimmed)
+    assert (kept["stdout_bytes"], kept["stdout_tail"]) == (0, "")

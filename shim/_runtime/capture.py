@@ -617,7 +617,9 @@ class Tee(_runner.Stdio):
                 _release_write_signals(held)
 
     def failed(self) -> None:
-        """Release everything: the command never started."""
+        """Release everything: the command never started (so it appended nothing)."""
+        for read_back in self._read_back.values():
+            read_back.finish()
         self._tear_down()
 
     # -- what was kept ---------------------------------------------------
