@@ -335,3 +335,15 @@ def test_refused_program_not_found_leaves_a_record(tmp_path: Path, quiet_warning
     assert refused["outcome"] == "refused"
     assert refused["shell_reason"] == "program not found on PATH"
     assert "abcd1234" not in json.dumps(refused)
+
+
+def test_refused_call_is_logged(log_records: List[logging.LogRecord]) -> None:
+    """A refused call emits one log record saying so, masked, with no status."""
+    shim.install(shell="never", redact=["--pin ([0-9]+)"])
+    with pytest.raises(shim.ShellRequiredError):
+        os.system("/bin/true --pin 1234 | cat")
+    (entry,) = log_records
+    message = entry.getMessage()
+    assert message.startswith("os.system('/bin/true --pin *** | cat') refused (needs a shell: pipe) after ")
+    assert entry.shim_status is None  # type: ignore[attr-defined]
+    assert entry.shim["outcome"] == "refused"  # type: ignore[attr-defined]
