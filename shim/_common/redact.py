@@ -258,13 +258,23 @@ _HINTS = (
 )
 
 
-# One search for all the hints: several times faster than a loop of `in`.
+# For a short text one search for all the hints is several times faster
+# than a loop of `in`; for a long one, the loop is (each `in` is a fast
+# substring search, the alternation tries every hint at every position).
 _ANY_HINT = re.compile("|".join(re.escape(hint) for hint in _HINTS))
 _ANY_PROGRAM_HINT = re.compile("|".join(re.escape(hint) for hint in _PROGRAM_HINTS))
+_SHORT_TEXT = 256
+
+
+def _has(lowered: str, pattern: Pattern[str], hints: Sequence[str]) -> bool:
+    """Whether ``lowered`` holds one of ``hints`` (``pattern`` is their alternation)."""
+    if len(lowered) <= _SHORT_TEXT:
+        return pattern.search(lowered) is not None
+    return any(hint in lowered for hint in hints)
 
 
 def _hinted(text: str) -> bool:
-    return _ANY_HINT.search(text.lower()) is not None
+    return _has(text.lower(), _ANY_HINT, _HINTS)
 
 
 def _hinted_lines(text: str) -> Iterator[Tuple[int, str]]:
@@ -700,6 +710,15 @@ def _render_masked(
     return "".join(parts)
 
 
+#: The pieces of a command that needs no shell: blanks, a single-quoted
+#: string, a double-quoted one, a backslash and the byte it escapes, or a
+#: run of other bytes.
+_PIECE = re.compile(
+    rb"""([ \t]+)|'([^']*)'|"((?:[^"\\]|\\.)*)"|\\(.)|([^ \t'"\\]+)""", re.DOTALL
+)
+_DQ_ESCAPED = frozenset(b'$`"\\\n')
+
+
 def _word_sources(command: bytes, argv: Sequence[bytes]) -> Optional[List[List[int]]]:
     """For each word of ``argv``, the offset in ``command`` of each of its bytes.
 
@@ -708,52 +727,45 @@ def _word_sources(command: bytes, argv: Sequence[bytes]) -> Optional[List[List[i
     remove.  ``None`` if the words read here are not exactly ``argv``.
     """
     words: List[List[int]] = []
-    current: Optional[List[int]] = None
-    size = len(command)
-    i = 0
-    while i < size:
-        byte = command[i]
-        if byte in b" \t":
-            if current is not None:
-                words.append(current)
-                current = None
-            i += 1
+    texts: List[bytes] = []
+    source: Optional[List[int]] = None
+    text = bytearray()
+    position = 0
+    for piece in _PIECE.finditer(command):
+        if piece.start() != position:
+            return None  # an unclosed quote, a trailing backslash
+        position = piece.end()
+        kind = piece.lastindex or 0  # every alternative is a group
+        if kind == 1:  # blanks end a word
+            if source is not None:
+                words.append(source)
+                texts.append(bytes(text))
+                source, text = None, bytearray()
             continue
-        if current is None:
-            current = []
-        if byte == 0x27:  # '...': every byte literal
-            end = command.find(b"'", i + 1)
-            if end < 0:
-                return None
-            current.extend(range(i + 1, end))
-            i = end + 1
-        elif byte == 0x22:  # "...": a backslash escapes $ ` " \ and newline only
-            i += 1
-            while i < size and command[i] != 0x22:
-                if command[i] == 0x5C and i + 1 < size and command[i + 1] in b'$`"\\\n':
-                    current.append(i + 1)
+        if source is None:
+            source = []
+        if kind == 3:  # "...": a backslash escapes $ ` " \ and newline only
+            start, end = piece.span(3)
+            i = start
+            while i < end:
+                if command[i] == 0x5C and command[i + 1] in _DQ_ESCAPED:
+                    source.append(i + 1)
                     i += 2
                 else:
-                    current.append(i)
+                    source.append(i)
                     i += 1
-            if i >= size:
-                return None
-            i += 1
-        elif byte == 0x5C:  # \c: c
-            if i + 1 >= size:
-                return None
-            current.append(i + 1)
-            i += 2
+            text += bytes(command[j] for j in source[len(text) :])
         else:
-            current.append(i)
-            i += 1
-    if current is not None:
-        words.append(current)
-    if len(words) != len(argv):
+            start, end = piece.span(kind)
+            source.extend(range(start, end))
+            text += command[start:end]
+    if position != len(command):
         return None
-    for source, word in zip(words, argv):
-        if bytes(command[j] for j in source) != word:
-            return None
+    if source is not None:
+        words.append(source)
+        texts.append(bytes(text))
+    if texts != list(argv):
+        return None
     return words
 
 
@@ -789,9 +801,9 @@ class Redactor:
     def _command_spans(self, text: str) -> List[Span]:
         spans = list(_custom_spans(self.patterns, text))
         lowered = text.lower()
-        if _ANY_PROGRAM_HINT.search(lowered):
+        if _has(lowered, _ANY_PROGRAM_HINT, _PROGRAM_HINTS):
             spans.extend(_command_program_spans(text))
-        if _ANY_HINT.search(lowered):
+        if _has(lowered, _ANY_HINT, _HINTS):
             spans.extend(_rule_spans(text, _COMMAND_RULES))
         return _merge(spans)
 
@@ -826,11 +838,11 @@ class Redactor:
             span = rules.word(arg) if rules is not None else None
             if span is not None:
                 spans.append(span)
-            elif _ANY_PROGRAM_HINT.search(lowered):
+            elif _has(lowered, _ANY_PROGRAM_HINT, _PROGRAM_HINTS):
                 program = _program(_basename(arg))
                 if program is not None:
                     rules = _ProgramRules(program)
-            hinted = _ANY_HINT.search(lowered) is not None
+            hinted = _has(lowered, _ANY_HINT, _HINTS)
             if hinted:
                 spans.extend(_rule_spans(arg, _ARGV_RULES))
             secret_next = hinted and arg.startswith("-") and "=" not in arg and secret_option(arg)
@@ -868,7 +880,7 @@ class Redactor:
                         for offset in range(*run.span()):
                             secret[source[offset]] = 1
                 for flags, source in zip(words, sources):
-                    flags[:] = bytes(secret[position] for position in source)
+                    flags[:] = bytes(map(secret.__getitem__, source))
         masked_command = _render_masked(command, secret, found, unquote=True)
         masked_argv = [_render_masked(word, flags, found) for word, flags in zip(argv, words)]
         return Masked(masked_command, masked_argv, found)
