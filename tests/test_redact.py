@@ -250,6 +250,8 @@ def test_assignment_values_never_leak(secret: str) -> None:
         "mysql -p{} db",
         "sshpass -p {} ssh h",
     ):
+        if secret in template.format(""):
+            continue  # "mysq" is in "mysql": the template shows it, not the value
         masked = DEFAULT.command(template.format(secret))
         assert secret not in masked, (template, masked)
         assert MASK in masked
