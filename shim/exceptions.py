@@ -32,6 +32,11 @@ class ShellRequiredError(ShimError, OSError):
     Subclasses :class:`OSError`, which is what ``subprocess`` raises when a
     program cannot be run, so code that already guards its command runs with
     ``except OSError`` keeps working.  Nothing has run when this is raised.
+
+    ``command`` (and the message) show the command as the audit record
+    does, secrets masked: exceptions end up in tracebacks, error reports
+    and logs.  ``reason`` says why a shell is needed, ``site`` where the
+    call was made (``file:line``).
     """
 
     def __init__(self, command: str, reason: str, site: "Optional[str]" = None) -> None:

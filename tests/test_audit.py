@@ -9,6 +9,7 @@ records against the plain run (statuses) and against what the child saw
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
@@ -49,8 +50,11 @@ SCHEMA_KEYS = {
     "stderr_bytes",
     "stdout_tail",
     "stderr_tail",
+    "stdout_note",
+    "stderr_note",
     "merged",
     "suggestion",
+    "outcome",
 }
 
 # The child's prelude: install the shim when asked to, and report results
@@ -204,10 +208,11 @@ def test_records_match_plain_os_system(tmp_path: Path) -> None:
         assert record["shell_reason"] is None
         assert record["mode"] == "always"
         assert record["capture"] == "off"
-        for key in ("stdout_bytes", "stderr_bytes", "stdout_tail", "stderr_tail"):
+        for key in ("stdout_bytes", "stderr_bytes", "stdout_tail", "stderr_tail", "stdout_note", "stderr_note"):
             assert record[key] is None
         assert record["merged"] is False
         assert record["suggestion"].startswith("subprocess.run(")
+        assert record["outcome"] == "ran"
     assert records[-1]["duration_ms"] >= 50
 
 
@@ -323,7 +328,7 @@ def test_one_write_per_record(tmp_path: Path) -> None:
             "-qq",
             "-f",
             "-e",
-            "trace=openat,open,write",
+            "trace=openat,open,write,fcntl",
             "-e",
             "signal=none",
             "-o",
@@ -345,7 +350,11 @@ def test_one_write_per_record(tmp_path: Path) -> None:
     assert len(opens) == 1, opens
     for flag in ("O_WRONLY", "O_APPEND", "O_CREAT", "O_CLOEXEC", "0600"):
         assert flag in opens[0]
-    fd = opens[0].rsplit("=", 1)[1].strip()
+    opened = opens[0].rsplit("=", 1)[1].strip()
+    # The descriptor is moved to a high number at once, the low one freed.
+    (moved,) = [line for line in text.splitlines() if f"fcntl({opened}, F_DUPFD_CLOEXEC" in line]
+    fd = moved.rsplit("=", 1)[1].strip()
+    assert int(fd) >= 64
     writes = [line for line in text.splitlines() if f"write({fd}, " in line]
     sizes = [len(line) for line in audit.read_bytes().splitlines(keepends=True)]
     assert len(writes) == 3
@@ -467,8 +476,8 @@ def test_rotated_file_is_followed(tmp_path: Path) -> None:
     assert [r["command"] for r in read_records(audit)] == [": three"]
 
 
-def test_descriptor_closed_by_the_program_is_never_reused(tmp_path: Path) -> None:
-    """A program that closes the audit descriptor and reuses the number keeps its own file intact."""
+def test_descriptor_closed_by_the_program(tmp_path: Path) -> None:
+    """A program that closes the audit descriptor (a daemon closing every fd) still gets its records."""
     audit = tmp_path / "audit.jsonl"
     other = tmp_path / "other.txt"
     body = f"""
@@ -483,7 +492,8 @@ def test_descriptor_closed_by_the_program_is_never_reused(tmp_path: Path) -> Non
     report()
     """
     result = result_of(run_script(write_script(tmp_path, body), options={"audit": str(audit)}))
-    assert result["results"] == [True]
+    # The program's next number is its own, not the shim's.
+    assert result["results"] == [False]
     assert other.read_bytes() == b""
     assert [r["command"] for r in read_records(audit)] == [": one", ": two"]
 
@@ -613,7 +623,32 @@ def test_capture_fields_in_tee_mode(tmp_path: Path) -> None:
     assert record["stderr_bytes"] == 3
     assert record["stdout_tail"] == "hello token=***"
     assert record["stderr_tail"] == "err"
+    assert record["stdout_note"] is None
     assert record["merged"] is False
+
+
+def test_capture_notes_in_the_record(tmp_path: Path) -> None:
+    """Why a stream was not captured, or how, is in the record: a file is read back, /dev/null is not."""
+    body = """
+    saved = os.dup(1)
+    fd = os.open("out.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    results.append(os.system("printf 'to the file DB_PASSWORD=hunter2'"))
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    results.append(os.system("echo gone"))
+    os.dup2(saved, 1)
+    report()
+    """
+    plain, shimmed, records, _ = plain_and_shim(tmp_path, body, {"capture": "tee"})
+    assert shimmed["results"] == plain["results"] == [0, 0]
+    into_file, into_null = records
+    assert into_file["stdout_note"] == "read back from the file"
+    assert into_file["stdout_bytes"] == len("to the file DB_PASSWORD=hunter2")
+    assert into_file["stdout_tail"] == "to the file DB_PASSWORD=***"
+    assert into_null["stdout_note"] == "seekable, not a regular file: not read back"
+    assert into_null["stdout_bytes"] is None
+    assert into_null["stdout_tail"] is None
 
 
 # --- failures -------------------------------------------------------------------
@@ -742,3 +777,234 @@ def test_relative_path_is_fixed_at_installation(tmp_path: Path) -> None:
     result_of(run_script(write_script(tmp_path, body)))
     assert [r["command"] for r in read_records(tmp_path / "audit.jsonl")] == [": from sub"]
     assert not (tmp_path / "sub" / "audit.jsonl").exists()
+
+
+# --- a hostile path, a program that reuses descriptors, a writer that cannot keep up ------------
+
+ONE_CALL_BODY = """
+results.append(os.system("exit 3"))
+results.append(os.system("true"))
+report()
+"""
+
+
+def plain_and_refused(tmp_path: Path, path: Path) -> str:
+    """Run two calls plain and with ``audit=path``: same statuses, and the shim's stderr."""
+    workdir = tmp_path / "work"
+    workdir.mkdir(exist_ok=True)
+    script = write_script(workdir, ONE_CALL_BODY)
+    plain = run_script(script)
+    shimmed = run_script(script, options={"audit": str(path)})
+    assert result_of(shimmed)["results"] == result_of(plain)["results"] == [3 << 8, 0]
+    assert plain.stderr == ""
+    assert shimmed.stderr.count("cannot write the audit file") == 1, shimmed.stderr
+    return shimmed.stderr
+
+
+def test_symlink_at_the_path_is_not_followed(tmp_path: Path) -> None:
+    """A symlink planted at the audit path is refused (O_NOFOLLOW): one warning, the target untouched."""
+    target = tmp_path / "target"
+    target.write_bytes(b"")
+    target.chmod(0o600)
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(target)
+    err = plain_and_refused(tmp_path, link)
+    assert "symbolic link" in err
+    assert target.read_bytes() == b""
+
+
+def test_dangling_symlink_creates_nothing(tmp_path: Path) -> None:
+    """A symlink to a file that does not exist yet does not create it."""
+    link = tmp_path / "audit.jsonl"
+    link.symlink_to(tmp_path / "created-through-the-link")
+    plain_and_refused(tmp_path, link)
+    assert not (tmp_path / "created-through-the-link").exists()
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o620, 0o602])
+def test_file_writable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    """An existing file that group or others can write is refused, and left as it was."""
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b"")
+    path.chmod(mode)
+    err = plain_and_refused(tmp_path, path)
+    assert "writable by" in err
+    assert path.read_bytes() == b""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give a file to another user")
+@pytest.mark.parametrize("kind", ["file", "FIFO"])
+def test_file_of_another_user_is_refused(tmp_path: Path, kind: str) -> None:
+    """A file (or FIFO) pre-created by another user, even 0600, never receives the records."""
+    path = tmp_path / "audit.jsonl"
+    if kind == "FIFO":
+        os.mkfifo(path)
+        reader = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    else:
+        path.write_bytes(b"")
+    os.chown(path, 65534, 65534)
+    path.chmod(0o600)
+    try:
+        err = plain_and_refused(tmp_path, path)
+        if kind == "FIFO":
+            try:
+                data = os.read(reader, 100)
+            except BlockingIOError:  # a writer still has it open
+                data = b""
+            assert data == b""
+    finally:
+        if kind == "FIFO":
+            os.close(reader)
+    assert "owned by uid 65534" in err
+    if kind == "file":
+        assert path.read_bytes() == b""
+
+
+def test_file_with_other_hard_links_is_refused(tmp_path: Path) -> None:
+    """A file that has another name too (a hard link someone made) is refused."""
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b"")
+    path.chmod(0o600)
+    os.link(path, tmp_path / "elsewhere")
+    err = plain_and_refused(tmp_path, path)
+    assert "hard link" in err
+    assert path.read_bytes() == b""
+
+
+def test_descriptor_is_high_and_close_on_exec(tmp_path: Path) -> None:
+    """The audit descriptor sits far above the program's own numbers and is not inherited."""
+    audit = tmp_path / "audit.jsonl"
+    body = f"""
+    import fcntl
+    os.system("true")
+    fds = [int(fd) for fd in os.listdir("/proc/self/fd")
+           if os.path.realpath("/proc/self/fd/" + fd) == {str(audit)!r}]
+    results.append(fds)
+    results.append([fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC for fd in fds])
+    report()
+    """
+    result = result_of(run_script(write_script(tmp_path, body), options={"audit": str(audit)}))
+    (fd,), flags = result["results"]
+    assert fd >= 64
+    assert flags == [fcntl.FD_CLOEXEC]
+
+
+NUMBERING_BODY = """
+if sys.argv[1] == "stdin closed":
+    os.close(0)
+os.system("true")
+results.append(os.open(os.devnull, os.O_RDONLY))
+os.system("true")
+results.append(os.open(os.devnull, os.O_RDONLY))
+report()
+"""
+
+
+@pytest.mark.parametrize("situation", ["stdin closed", "stdin open"])
+def test_program_descriptor_numbers_are_unchanged(tmp_path: Path, situation: str) -> None:
+    """The program's next open() gets the number it gets without the shim (fd 0 when stdin is closed)."""
+    outcomes = []
+    script = write_script(tmp_path, NUMBERING_BODY)
+    for options in (None, {"audit": str(tmp_path / "audit.jsonl")}):
+        proc = subprocess.run(
+            [sys.executable, str(script), situation],
+            env=child_env(**({"AUDIT_TEST_OPTIONS": json.dumps(options)} if options else {})),
+            cwd=str(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        outcomes.append(result_of(proc)["results"])
+    assert outcomes[0] == outcomes[1]
+    assert len(read_records(tmp_path / "audit.jsonl")) == 2
+
+
+@pytest.mark.parametrize("how", ["its own file, r+", "the audit file itself, r+", "read-only"])
+def test_descriptor_taken_over_by_the_program(tmp_path: Path, how: str) -> None:
+    """The program puts a file of its own at the shim's number: never written, and records still arrive."""
+    audit = tmp_path / "audit.jsonl"
+    other = tmp_path / "other.txt"
+    other.write_bytes(b"the program's own data\n")
+    body = f"""
+    from shim._runtime import lifecycle
+    os.system(": one")
+    fd = lifecycle._LIFECYCLE.handler.session.audit.fd
+    how = {how!r}
+    if how == "read-only":
+        mine = os.open({str(other)!r}, os.O_RDONLY)
+    elif how == "its own file, r+":
+        mine = os.open({str(other)!r}, os.O_RDWR)
+    else:
+        mine = os.open({str(audit)!r}, os.O_RDWR)
+    os.dup2(mine, fd)
+    os.close(mine)
+    os.system(": two")
+    results.append(os.lseek(fd, 0, os.SEEK_CUR))
+    report()
+    """
+    result = result_of(run_script(write_script(tmp_path, body), options={"audit": str(audit)}))
+    assert result["results"] == [0]
+    assert other.read_bytes() == b"the program's own data\n"
+    assert [r["command"] for r in read_records(audit)] == [": one", ": two"]
+
+
+def test_stalled_fifo_reader_never_blocks_a_call(tmp_path: Path) -> None:
+    """A FIFO whose reader stopped reading: every call returns at once, records are dropped, one warning."""
+    fifo = tmp_path / "audit.fifo"
+    os.mkfifo(fifo, 0o600)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        body = """
+        import time
+        started = time.monotonic()
+        for i in range(60):
+            # Records of ~6 KB: the pipe (64 KiB) is full after ten of them.
+            results.append(os.system(": " + str(i) + " " + "x" * 6000))
+        report(seconds=time.monotonic() - started)
+        """
+        script = write_script(tmp_path, body)
+        proc = run_script(script, options={"audit": str(fifo)}, timeout=60)
+        result = result_of(proc)
+        assert result["results"] == [0] * 60
+        assert proc.stderr.count("cannot write the audit file") == 1, proc.stderr
+        data = b""
+        while True:
+            try:
+                chunk = os.read(reader, 1 << 20)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(reader)
+    lines = data.split(b"\n")
+    whole = [json.loads(line) for line in lines if line.startswith(b"{") and line.endswith(b"}")]
+    assert whole, "the first records fit in the pipe"
+    # A record cut by the full pipe never has the next record glued to it.
+    assert all(line.count(b'{"v":') <= 1 for line in lines)
+
+
+def test_torn_record_does_not_swallow_the_next(tmp_path: Path) -> None:
+    """A record cut short (file size limit: EFBIG mid-write) is terminated; the next good record is whole."""
+    audit = tmp_path / "audit.jsonl"
+    body = f"""
+    import resource
+    os.system(": first")
+    size = os.path.getsize({str(audit)!r})
+    old = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size + 100, old[1]))
+    os.system(": torn " + "x" * 1000)
+    resource.setrlimit(resource.RLIMIT_FSIZE, old)
+    os.system(": second")
+    report()
+    """
+    proc = run_script(write_script(tmp_path, body), options={"audit": str(audit)})
+    result_of(proc)
+    assert proc.stderr.count("cannot write the audit file") == 1, proc.stderr
+    lines = audit.read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    assert json.loads(lines[0])["command"] == ": first"
+    assert json.loads(lines[-2])["command"] == ": second"
+    assert len(lines) == 4  # first, the torn one on a line of its own, second

@@ -766,3 +766,88 @@ def test_signals_during_a_captured_call(mode: Dict[str, Any]) -> None:
     assert_same(plain, shimmed)
     assert plain["status"] == [0, signal.SIGINT]
     assert plain["stdout"] == b"start\nend\nbefore\n"
+
+
+# --- regular files and other seekable outputs -----------------------------------------------------
+
+TO_FILE = "fd = os.open('out.txt', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); os.write(fd, b'before\\n'); os.dup2(fd, 1)\n"
+
+
+def test_regular_file_is_handed_over_and_read_back(tee: Dict[str, Any], tmp_path: Any) -> None:
+    """A file as fd 1 is the command's own fd 1; what the command appended is read back as the tail."""
+    code = TO_FILE + (
+        "call('printf \"hello token=s3cr3t\"; test -p /dev/stdout && echo pipe >&2 || echo file >&2')\n"
+        "note('file', open('out.txt').read())"
+    )
+    plain, shimmed = run_both(code, tee, cwd=str(tmp_path))
+    assert_same(plain, shimmed)
+    assert plain["stderr"] == b"file\n"
+    kept = captured(shimmed)
+    assert kept["stdout_note"] == "read back from the file"
+    assert kept["stdout_bytes"] == len("hello token=s3cr3t")
+    assert kept["stdout_tail"] == "hello token=s3cr3t"
+    assert kept["stdout_context"] == ""
+    assert kept["stderr_tail"] == "file\n"
+
+
+def test_read_back_is_bounded(tee: Dict[str, Any], tmp_path: Any) -> None:
+    """However much the command appended, the tail and its context are all that is read back."""
+    code = TO_FILE + "call('head -c 300000 /dev/zero | tr \"\\\\0\" y; printf END')"
+    _, shimmed = run_both(code, {**tee, "capture_limit": 1000}, cwd=str(tmp_path))
+    kept = captured(shimmed)
+    assert kept["stdout_bytes"] == 300003
+    assert len(kept["stdout_tail"]) == 1000
+    assert kept["stdout_tail"].endswith("yyyEND")
+    assert len(kept["stdout_context"]) == 4096
+
+
+def test_file_for_both_streams_is_read_back_once(tee: Dict[str, Any], tmp_path: Any) -> None:
+    """fds 1 and 2 on one appended file: read back once, in the order written, as stdout."""
+    code = (
+        "fd = os.open('log', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600); os.dup2(fd, 1); os.dup2(fd, 2)\n"
+        "call('echo out; echo err >&2; echo out2')"
+    )
+    plain, shimmed = run_both(code, tee, cwd=str(tmp_path))
+    assert_same(plain, shimmed)
+    kept = captured(shimmed)
+    assert kept["merged"] is True
+    assert kept["stdout_tail"] == "out\nerr\nout2\n"
+    assert kept["stderr_bytes"] is None
+    assert kept["stderr_note"] == "merged into stdout"
+
+
+def test_file_truncated_during_the_call(tee: Dict[str, Any], tmp_path: Any) -> None:
+    """A command that truncates its appended output file: nothing is read back, and the note says why."""
+    code = (
+        "fd = os.open('log', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600); os.write(fd, b'x' * 100); os.dup2(fd, 1)\n"
+        "call('echo new > /dev/stdout')\nnote('file', open('log').read())"
+    )
+    plain, shimmed = run_both(code, tee, cwd=str(tmp_path))
+    assert_same(plain, shimmed)
+    kept = captured(shimmed)
+    assert kept["stdout_bytes"] is None
+    assert "truncated" in kept["stdout_note"]
+
+
+def test_dev_null_is_handed_over(tee: Dict[str, Any]) -> None:
+    """/dev/null (seekable, not a regular file) is the command's fd 1, not captured, with a note."""
+    code = (
+        "fd = os.open(os.devnull, os.O_WRONLY); os.dup2(fd, 1)\n"
+        "call('if test -c /dev/stdout; then echo char-device >&2; fi; echo gone')"
+    )
+    plain, shimmed = run_both(code, tee)
+    assert_same(plain, shimmed)
+    assert plain["stderr"] == b"char-device\n"
+    kept = captured(shimmed)
+    assert kept["stdout_bytes"] is None
+    assert kept["stdout_note"] == "seekable, not a regular file: not read back"
+
+
+def test_file_when_the_shell_cannot_start(tee: Dict[str, Any], tmp_path: Any) -> None:
+    """A command too long for sh -c: plain's 127 << 8, and the file's count is 0, not missing."""
+    code = TO_FILE + "call('echo ' + 'x' * 200000)"
+    plain, shimmed = run_both(code, tee, cwd=str(tmp_path))
+    assert_same(plain, shimmed)
+    assert shimmed["status"] == [127 << 8]
+    kept = captured(shimmed)
+    assert (kept["stdout_bytes"], kept["stdout_tail"]) == (0, "")

@@ -283,6 +283,56 @@ CASES: List[Case] = [
     Case("large output", "call('head -c 3000000 /dev/zero | tr \"\\\\0\" x')"),
     Case("background process keeps output", "call('(sleep 0.3; echo late) & echo early')\nprint('after', flush=True)",
          normalize=None),
+    # --- F7: stdout and stderr on regular files (and other seekable files) ----------------------
+    # Redirected inside the case, so the command writes to the file itself.
+    Case(
+        "stdout a file: dd seeks in /dev/stdout",
+        "f = os.open('out.bin', os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644); os.dup2(f, 1); os.close(f)\n"
+        "call('printf abc; dd if=/dev/zero bs=1 count=3 seek=100 of=/dev/stdout 2>/dev/null; printf def')\n"
+        "note('data', open('out.bin', 'rb').read().hex()); note('offset', os.lseek(1, 0, os.SEEK_CUR))",
+        timeout=20,
+    ),
+    Case(
+        "stdout a file: > /dev/stdout truncates it",
+        "f = os.open('out.txt', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644); os.write(f, b'0123456789\\n')\n"
+        "os.dup2(f, 1); os.close(f)\n"
+        "call('echo new > /dev/stdout'); call('echo more')\n"
+        "note('data', open('out.txt', 'rb').read().hex()); note('offset', os.lseek(1, 0, os.SEEK_CUR))",
+    ),
+    Case(
+        "stdout a file: what the command sees",
+        "import sys\n"
+        "f = os.open('out.txt', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644); os.dup2(f, 1); os.close(f)\n"
+        "call('stat -L -c %F /dev/stdout; test -p /dev/stdout && echo pipe || echo not-a-pipe')\n"
+        "call(sys.executable + ' -c \"import os, sys; print(sys.stdout.seekable(), os.lseek(1, 0, 1))\"')\n"
+        "note('data', open('out.txt').read())",
+    ),
+    Case(
+        "stdout and stderr on one appended file",
+        "f = os.open('log', os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644); os.dup2(f, 1); os.dup2(f, 2); os.close(f)\n"
+        "call('echo out; echo err >&2; echo out2')\n"
+        "note('data', open('log').read()); note('offsets', [os.lseek(1, 0, 1), os.lseek(2, 0, 1)])",
+    ),
+    Case(
+        "stdout and stderr opened apart on one file (>f 2>f)",
+        "a = os.open('f', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644); b = os.open('f', os.O_WRONLY)\n"
+        "os.dup2(a, 1); os.dup2(b, 2); os.close(a); os.close(b)\n"
+        "call('echo 111111; echo 22 >&2; echo 3 >&2')\n"
+        "note('data', open('f').read()); note('offsets', [os.lseek(1, 0, 1), os.lseek(2, 0, 1)])",
+    ),
+    Case(
+        "stdout and stderr appending apart on one file (>>f 2>>f)",
+        "a = os.open('f', os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644); b = os.open('f', os.O_WRONLY | os.O_APPEND)\n"
+        "os.dup2(a, 1); os.dup2(b, 2); os.close(a); os.close(b)\n"
+        "call('echo 111111; echo 22 >&2; echo 3')\n"
+        "note('data', open('f').read()); note('offsets', [os.lseek(1, 0, 1), os.lseek(2, 0, 1)])",
+    ),
+    Case(
+        "stdout /dev/null",
+        "f = os.open(os.devnull, os.O_WRONLY); os.dup2(f, 1); os.close(f)\n"
+        # test is a builtin: it looks at the shell's own fd 1.
+        "call('if test -c /dev/stdout; then echo char-device >&2; else echo other >&2; fi; echo gone')",
+    ),
     # --- F8: threads -------------------------------------------------------------------------------
     Case(
         "concurrent calls from threads",

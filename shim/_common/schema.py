@@ -36,8 +36,11 @@ FIELDS: Tuple[str, ...] = (
     "stderr_bytes",
     "stdout_tail",
     "stderr_tail",
+    "stdout_note",
+    "stderr_note",
     "merged",
     "suggestion",
+    "outcome",
 )
 
 

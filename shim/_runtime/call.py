@@ -17,6 +17,7 @@ from shim._runtime.signals import HOLD, raise_signal
 
 if TYPE_CHECKING:
     from types import FrameType
+    from typing import NoReturn
 
     from shim._common.settings import Settings
     from shim._runtime.session import Session
@@ -130,6 +131,7 @@ class Call:
         "duration",
         "env",
         "executable",
+        "outcome",
         "shell",
         "shell_reason",
         "site",
@@ -147,6 +149,8 @@ class Call:
         self.env: Optional[Dict[bytes, bytes]] = None
         self.shell = True
         self.shell_reason: Optional[str] = None
+        #: "ran", or "refused" (``shell="never"``: nothing ran).
+        self.outcome = "ran"
         self.started = time.time()
         self.t0 = time.monotonic()
         self.duration = 0.0
@@ -203,25 +207,46 @@ def shell_argv(command: bytes) -> List[bytes]:
     return [platform.SHELL_NAME, b"-c", command]
 
 
-def _plan_without_shell(call: Call, settings: "Settings") -> None:
+#: A plan's answer: ``sh -c command`` could not even start (E2BIG).
+_CANNOT_START = "command too long for /bin/sh -c (E2BIG)"
+_NEAR_LIMIT = "command near the kernel's size limit for /bin/sh -c"
+
+
+def _plan_without_shell(call: Call, settings: "Settings") -> Optional[str]:
     """Decide, for ``shell="auto"`` and ``"never"``, whether to skip ``/bin/sh``.
 
     In ``auto`` mode the shell is skipped only when the command needs no
     shell syntax *and* dash would hand the program exactly what a direct
     exec hands it (environment, signal mask, the file found on PATH).  In
-    ``never`` mode only the syntax counts; a command that needs the shell
-    raises :class:`~shim.exceptions.ShellRequiredError`, naming the reason
-    and the call site.
+    ``never`` mode only the syntax counts.  A command the kernel would not
+    let ``sh -c`` take gives plain ``os.system``'s outcome: ``auto`` mode
+    leaves a command near that limit to the shell (which then fails or
+    runs exactly as without the shim), ``never`` mode tries the size with a
+    stand-in that runs nothing.  Returns why the call must be refused
+    (``never`` mode, a command that needs the shell), :data:`_CANNOT_START`,
+    or ``None``.
     """
     from shim._common import syntax
     from shim._runtime import shellfree
 
     analysis = syntax.analyze(call.command)
     reason = analysis.reason
+    environment = None
+    if settings.shell == "never" or (analysis.argv is not None and platform.SHELL_IS_DASH):
+        environment = shellfree.ENVIRONMENT.snapshot()
+        argv = shell_argv(call.command)
+        if not shellfree.exec_surely_fits(argv, platform.SHELL_PATH, environment):
+            if settings.shell == "auto":
+                call.shell_reason = _NEAR_LIMIT
+                return None
+            stand_in = shell_argv(b":" + b" " * (len(call.command) - 1))
+            if not runner.shell_can_start(stand_in, platform.SHELL_PATH):
+                call.shell_reason = _CANNOT_START
+                return _CANNOT_START
     if analysis.argv is not None and settings.shell == "auto" and not platform.SHELL_IS_DASH:
         reason = "/bin/sh is not dash"
-    elif analysis.argv is not None:
-        names, ordered = shellfree.ENVIRONMENT.current()
+    elif analysis.argv is not None and environment is not None:
+        names = environment.names
         if settings.shell == "auto":
             reason = shellfree.environment_reason(names)
         if reason is None:
@@ -229,22 +254,37 @@ def _plan_without_shell(call: Call, settings: "Settings") -> None:
             if program is not None:
                 call.argv = analysis.argv
                 call.executable = program
-                call.env = ordered
+                call.env = environment.ordered
                 call.shell = False
-                return
+                return None
             reason = "program not found on PATH"
     call.shell_reason = reason
     if settings.shell == "never":
-        _refuse(call, reason or "unknown")
+        return reason or "unknown"
+    return None
 
 
-def _refuse(call: Call, reason: str) -> None:
-    """Raise :class:`~shim.exceptions.ShellRequiredError` for ``call`` (``shell="never"``)."""
+def _refuse(call: Call, session: "Session", reason: str, wants_record: bool) -> "NoReturn":
+    """Record, then raise :class:`~shim.exceptions.ShellRequiredError` (``shell="never"``).
+
+    Nothing has run.  The exception carries the command masked as the
+    audit record shows it: an exception is published too (tracebacks,
+    error reports, logs).
+    """
+    from shim._common import syntax
     from shim.exceptions import ShellRequiredError
 
     site = call.site or call_site()
     where = f"{site[0]}:{site[1]}" if site else None
-    raise ShellRequiredError(os.fsdecode(call.command), reason, where)
+    masked = session.redactor.call(call.command, syntax.analyze(call.command).argv)
+    call.argv = None
+    call.shell = False
+    call.shell_reason = reason
+    call.outcome = "refused"
+    call.duration = time.monotonic() - call.t0
+    if wants_record:
+        session.publish(call)
+    raise ShellRequiredError(masked.command, reason, where)
 
 
 def perform(command: bytes, session: "Session", held: bool) -> int:
@@ -259,9 +299,7 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
     if wants_record:
         call.site = call_site()
         call.cwd = _getcwd()
-    if settings.shell != "always":
-        _plan_without_shell(call, settings)
-    stdio = capture.stdio_for(settings)
+    stdio = capture.PASS_THROUGH
 
     def finish(wait_status: int) -> None:
         call.status = wait_status
@@ -269,6 +307,16 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
         if wants_record:
             call.captured = capture.result(stdio)
             session.publish(call)
+
+    if settings.shell != "always":
+        refusal = _plan_without_shell(call, settings)
+        if refusal == _CANNOT_START:
+            # What system(3) returns when the shell cannot be started; nothing ran.
+            finish(status.SHELL_START_FAILED)
+            return status.SHELL_START_FAILED
+        if refusal is not None:
+            _refuse(call, session, refusal, wants_record)
+    stdio = capture.stdio_for(settings)
 
     if call.argv is not None:
         result = runner.run(call.argv, call.executable, stdio, held, finish=finish, env=call.env)
@@ -281,7 +329,7 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
         call.shell = True
         call.shell_reason = "program cannot be executed directly"
         if settings.shell == "never":
-            _refuse(call, call.shell_reason)
+            _refuse(call, session, call.shell_reason, wants_record)
         stdio = capture.stdio_for(settings)
     result = runner.run(shell_argv(command), platform.SHELL_PATH, stdio, held, finish=finish)
     return status.SHELL_START_FAILED if result is None else result

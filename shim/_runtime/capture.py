@@ -14,6 +14,11 @@ page says the same for users):
 
 * a terminal is handed to the command as it is, so ``test -t 1``, ``stty
   size``, colours and progress bars behave as without the shim;
+* so is anything seekable (a regular file, ``/dev/null``): seeking
+  (``dd seek=N of=/dev/stdout``), truncating (``> /dev/stdout``), ``stat``
+  and ``seekable()`` behave as without the shim.  What the command appended
+  to a regular file is read back after the call, bounded (see
+  :class:`_ReadBack`);
 * fds 1 and 2 that are one open file (``2>&1``) share one pipe, so the
   interleaving of the two streams is kept exactly; both count as stdout;
 * a closed descriptor stays closed; a pipe whose reader is already gone, a
@@ -46,8 +51,11 @@ from shim._runtime.signals import VALID_SIGNALS
 if TYPE_CHECKING:
     from shim._common.settings import Settings
 
-__all__ = ["Captured", "Tee", "result", "stdio_for"]
+__all__ = ["CONTEXT", "PASS_THROUGH", "Captured", "Tee", "result", "stdio_for"]
 
+#: How many bytes before a tail are kept for masking it (a secret whose
+#: name is cut off the front of the tail is still recognised).
+CONTEXT = 4096
 #: The first read of a stream; a pipe holds 64 KiB unless told otherwise.
 _FIRST_READ = 65536
 #: What a busy stream's pipe is grown to (``/proc/sys/fs/pipe-max-size`` is
@@ -90,7 +98,8 @@ class Captured:
 
     ``*_bytes`` count everything the command wrote to the stream (``None``:
     the stream was not captured, ``*_note`` says why, e.g. ``"terminal"``);
-    ``*_tail`` is the last ``capture_limit`` bytes of it.  ``merged`` means
+    ``*_tail`` is the last ``capture_limit`` bytes of it, ``*_context`` up to
+    :data:`CONTEXT` bytes before the tail (for masking only).  ``merged`` means
     fds 1 and 2 were the same file, so both streams were kept together, in
     order, as stdout.  A note next to a count tells of a trouble during the
     call (the destination failed, a background process kept the pipe).
@@ -99,9 +108,11 @@ class Captured:
     __slots__ = (
         "merged",
         "stderr_bytes",
+        "stderr_context",
         "stderr_note",
         "stderr_tail",
         "stdout_bytes",
+        "stdout_context",
         "stdout_note",
         "stdout_tail",
     )
@@ -111,6 +122,11 @@ class Captured:
         self.stderr_bytes: Optional[int] = None
         self.stdout_tail: Optional[bytes] = None
         self.stderr_tail: Optional[bytes] = None
+        # Up to CONTEXT bytes that came just before each tail: never
+        # published, read with the tail so that masking recognises a value
+        # whose name is no longer in the tail.
+        self.stdout_context = b""
+        self.stderr_context = b""
         self.stdout_note: Optional[str] = None
         self.stderr_note: Optional[str] = None
         self.merged = False
@@ -120,13 +136,14 @@ class Captured:
         return f"Captured({inner})"
 
 
-_PASS_THROUGH = _runner.Stdio()
+#: The stdio of a call that captures nothing.
+PASS_THROUGH = _runner.Stdio()
 
 
 def stdio_for(settings: "Settings") -> _runner.Stdio:
     """Give the stdio hooks for one run under ``settings`` (a fresh object each time)."""
     if settings.capture != "tee" or not _env.IS_POSIX:
-        return _PASS_THROUGH
+        return PASS_THROUGH
     return Tee(settings.capture_limit)
 
 
@@ -221,6 +238,11 @@ def _inspect(fd: int) -> Tuple[Optional[str], Optional[os.stat_result]]:
         return "closed", None
     if flags & os.O_ACCMODE == os.O_RDONLY:
         return "not writable", info
+    if _seekable(fd):
+        # A pipe in front would change what the command sees and does:
+        # seeking (dd seek=N of=/dev/stdout would hang), truncating
+        # (> /dev/stdout), stat, seekable().
+        return SEEKABLE, info
     if flags & os.O_NONBLOCK:
         # The command would see EAGAIN itself; keep it that way.
         return "non-blocking", info
@@ -234,6 +256,87 @@ def _inspect(fd: int) -> Tuple[Optional[str], Optional[os.stat_result]]:
             # (EPIPE), not vanish into a pipe of ours.
             return "reader gone", info
     return None, info
+
+
+#: The note of a stream handed over because it is seekable (a regular
+#: file, ``/dev/null``, a block device): never behind a pipe of ours.
+SEEKABLE = "seekable"
+
+
+def _seekable(fd: int) -> bool:
+    try:
+        os.lseek(fd, 0, os.SEEK_CUR)
+    except OSError:  # ESPIPE: a pipe, a socket, a terminal
+        return False
+    return True
+
+
+class _ReadBack:
+    """A regular file handed to the command as it is, captured by reading back what it appended.
+
+    The position of fd 1 (or 2) before and after the call tells what the
+    command wrote through it: its offset, or the file's size when it
+    appends.  The end of that region is read back, at most the tail and
+    its context, from a descriptor of our own opened read-only and
+    non-blocking on the same file (``/proc/self/fd/N``): a regular file
+    never blocks a read, and the read is bounded.  What the command wrote
+    through another descriptor (``dd of=/dev/stdout``) is not counted.
+    """
+
+    __slots__ = ("append", "count", "limit", "note", "start", "tail", "target")
+
+    def __init__(self, target: int, limit: int) -> None:
+        self.target = target
+        self.limit = limit
+        self.append = bool(fcntl.fcntl(target, fcntl.F_GETFL) & os.O_APPEND)
+        self.start = self._position()
+        self.count: Optional[int] = None
+        self.tail = b""
+        self.note: Optional[str] = None
+
+    def _position(self) -> int:
+        if self.append:
+            return os.fstat(self.target).st_size
+        return os.lseek(self.target, 0, os.SEEK_CUR)
+
+    def finish(self) -> None:
+        """Read back what the command appended; never raises."""
+        try:
+            end = self._position()
+        except OSError as exc:
+            self.note = f"not read back: {exc.strerror or exc}"
+            return
+        if end < self.start:
+            self.note = "not read back: the file was truncated or rewound during the call"
+            return
+        self.count = end - self.start
+        keep = min(self.count, self.limit + CONTEXT) if self.limit else 0
+        if not keep:
+            return
+        try:
+            self.tail = _read_region(self.target, end - keep, keep)
+        except OSError as exc:
+            self.note = f"not read back: {exc.strerror or exc}"
+            return
+        if len(self.tail) < keep:
+            self.note = "read back in part: the file shrank after the call"
+
+
+def _read_region(target: int, offset: int, size: int) -> bytes:
+    """``size`` bytes at ``offset`` of the regular file open as ``target``."""
+    fd = os.open(
+        f"/proc/self/fd/{target}",
+        os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0),
+    )
+    try:
+        theirs, ours = os.fstat(target), os.fstat(fd)
+        if (theirs.st_dev, theirs.st_ino) != (ours.st_dev, ours.st_ino) or not stat.S_ISREG(
+            ours.st_mode
+        ):
+            raise OSError(0, "the descriptor changed")
+        return os.pread(fd, size, offset)
+    finally:
+        os.close(fd)
 
 
 def _same_file(out: os.stat_result, err: os.stat_result) -> bool:
@@ -375,12 +478,12 @@ class _Stream:
             self.close_read()
 
     def keep(self, view: memoryview) -> None:
-        """Count ``view`` and keep it as the end of the tail (bounded by the limit)."""
+        """Count ``view`` and keep it as the end of the tail and its context (bounded)."""
         size = len(view)
         self.count += size
-        limit = self.limit
-        if not limit:
+        if not self.limit:
             return
+        limit = self.limit + CONTEXT
         try:
             if size >= limit:
                 self.tail[:] = view[size - limit :]
@@ -439,6 +542,7 @@ class Tee(_runner.Stdio):
         self._limit = limit
         self._streams: List[_Stream] = []
         self._by_target: Dict[int, _Stream] = {}
+        self._read_back: Dict[int, _ReadBack] = {}
         self._notes: Dict[int, str] = {}
         self._merged = False
         self._wake_read = -1
@@ -456,6 +560,7 @@ class Tee(_runner.Stdio):
             self._tear_down()
             self._streams = []
             self._by_target = {}
+            self._read_back = {}
             self._merged = False
             reason = f"unavailable: {exc}"
             for target in (1, 2):
@@ -492,6 +597,8 @@ class Tee(_runner.Stdio):
 
     def exited(self) -> None:
         """Copy out what the shell wrote, then let go of everything; never waits for EOF."""
+        for read_back in self._read_back.values():
+            read_back.finish()
         if not self._streams:
             return
         held = _hold_write_signals()
@@ -510,7 +617,9 @@ class Tee(_runner.Stdio):
                 _release_write_signals(held)
 
     def failed(self) -> None:
-        """Release everything: the command never started."""
+        """Release everything: the command never started (so it appended nothing)."""
+        for read_back in self._read_back.values():
+            read_back.finish()
         self._tear_down()
 
     # -- what was kept ---------------------------------------------------
@@ -524,14 +633,23 @@ class Tee(_runner.Stdio):
             note = self._notes.get(target)
             count: Optional[int] = None
             tail: Optional[bytes] = None
+            context = b""
+            read_back = self._read_back.get(target)
+            kept: Optional[bytes] = None
             if stream is not None:
-                count = stream.count
-                tail = bytes(stream.tail)
-                note = stream.note
+                count, kept, note = stream.count, bytes(stream.tail), stream.note
+            elif read_back is not None:
+                count, note = read_back.count, read_back.note or note
+                kept = read_back.tail if count is not None else None
+            if kept is not None:
+                cut = max(0, len(kept) - self._limit)
+                context, tail = kept[:cut], kept[cut:]
             if target == 1:
                 found.stdout_bytes, found.stdout_tail, found.stdout_note = count, tail, note
+                found.stdout_context = context
             else:
                 found.stderr_bytes, found.stderr_tail, found.stderr_note = count, tail, note
+                found.stderr_context = context
         return found
 
     # -- the work --------------------------------------------------------
@@ -539,10 +657,26 @@ class Tee(_runner.Stdio):
     def _set_up(self) -> Tuple[Optional[int], Optional[int]]:
         out_note, out_info = _inspect(1)
         err_note, err_info = _inspect(2)
-        if out_note is not None:
-            self._notes[1] = out_note
-        if err_note is not None:
-            self._notes[2] = err_note
+        if (
+            out_note == err_note == SEEKABLE
+            and out_info is not None
+            and err_info is not None
+            and _same_file(out_info, err_info)
+        ):
+            # One file in one order: read back once, as stdout.
+            self._merged = True
+            err_note = "merged into stdout"
+        for target, note, info in ((1, out_note, out_info), (2, err_note, err_info)):
+            if note == SEEKABLE and info is not None:
+                if stat.S_ISREG(info.st_mode):
+                    self._read_back[target] = _ReadBack(target, self._limit)
+                    self._notes[target] = "read back from the file"
+                else:
+                    self._notes[target] = "seekable, not a regular file: not read back"
+            elif note is not None:
+                self._notes[target] = note
+        if self._merged:
+            return None, None
         if out_info is not None and err_info is not None and out_note is None and err_note is None:
             self._merged = _same_file(out_info, err_info)
         if self._merged:

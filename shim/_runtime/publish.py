@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from shim._common import redact, schema, status, suggest, syntax
 from shim._runtime import logs, warn
@@ -72,11 +72,16 @@ def _write_audit(session: "Session", data: Dict[str, Any]) -> None:
 def _log(data: Dict[str, Any]) -> None:
     site = data["site"]
     where = f"{site['file']}:{site['line']}" if site else None
+    args: Tuple[Any, ...]
+    if data["outcome"] == "refused":
+        message = "os.system(%r) refused (needs a shell: %s) after %.1f ms at %s"
+        args = (data["command"], data["shell_reason"])
+    else:
+        message = "os.system(%r) returned %d (%s) in %.1f ms at %s"
+        args = (data["command"], data["status"], _outcome(data))
     logs.logger.info(
-        "os.system(%r) returned %d (%s) in %.1f ms at %s",
-        data["command"],
-        data["status"],
-        _outcome(data),
+        message,
+        *args,
         data["duration_ms"],
         f"{where} in {site['function']}" if site else "an unknown place",
         extra={
@@ -100,23 +105,23 @@ def _outcome(data: Dict[str, Any]) -> str:
 
 
 def record(call: "Call", session: "Session") -> Dict[str, Any]:
-    """Return the audit record of a finished call, secrets masked."""
+    """Return the audit record of a finished (or refused) call, secrets masked.
+
+    Every field that shows the command in some form (``command``,
+    ``argv``, ``suggestion``, the tails) comes from one masking of its
+    bytes (:meth:`~shim._common.redact.Redactor.call`): a value hidden in
+    one is hidden in all.
+    """
     settings = session.settings
-    redactor = session.redactor
-    command = redactor.command(redact.render(call.command))
-    argv: Optional[List[str]] = None
-    if call.argv is not None and not call.shell:
-        argv = redactor.argv([redact.render(arg) for arg in call.argv])
+    ran_directly = call.argv is not None and not call.shell
     # The suggestion needs only the syntax: a command that ran under the
     # shell for another reason (shell="always", the environment) can still
     # be replaced by an argv list.  The real bytes are analysed, not the
     # masked text, where "***" would look like a glob.
-    suggest_argv = argv
-    if suggest_argv is None:
-        parsed = syntax.analyze(call.command).argv
-        if parsed is not None:
-            suggest_argv = redactor.argv([redact.render(arg) for arg in parsed])
-    wait_status = call.status
+    words = call.argv if ran_directly else syntax.analyze(call.command).argv
+    masked = session.redactor.call(call.command, words)
+    refused = call.outcome == "refused"
+    wait_status = None if refused else call.status
     captured = call.captured
     site = call.site
     started = dt.datetime.fromtimestamp(call.started, dt.timezone.utc)
@@ -124,10 +129,10 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
         "v": schema.VERSION,
         "ts": started.isoformat(timespec="microseconds"),
         "pid": os.getpid(),
-        "command": command,
-        "argv": argv,
-        "shell": bool(call.shell),
-        "shell_reason": call.shell_reason if call.shell else None,
+        "command": masked.command,
+        "argv": masked.argv if ran_directly else None,
+        "shell": bool(call.shell) and not refused,
+        "shell_reason": call.shell_reason if call.shell or refused else None,
         "mode": settings.shell,
         "cwd": redact.render_str(call.cwd) if call.cwd is not None else None,
         "site": (
@@ -136,24 +141,31 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
             else None
         ),
         "status": wait_status,
-        "exit_code": status.exit_code(wait_status),
-        "signal": status.term_signal(wait_status),
-        "core_dumped": status.core_dumped(wait_status),
+        "exit_code": None if wait_status is None else status.exit_code(wait_status),
+        "signal": None if wait_status is None else status.term_signal(wait_status),
+        "core_dumped": False if wait_status is None else status.core_dumped(wait_status),
         "duration_ms": round(call.duration * 1000.0, 3),
         "capture": settings.capture,
         "stdout_bytes": getattr(captured, "stdout_bytes", None),
         "stderr_bytes": getattr(captured, "stderr_bytes", None),
-        "stdout_tail": _tail(redactor, getattr(captured, "stdout_tail", None)),
-        "stderr_tail": _tail(redactor, getattr(captured, "stderr_tail", None)),
+        "stdout_tail": _tail(session, captured, "stdout", masked.secrets),
+        "stderr_tail": _tail(session, captured, "stderr", masked.secrets),
+        "stdout_note": getattr(captured, "stdout_note", None),
+        "stderr_note": getattr(captured, "stderr_note", None),
         "merged": bool(getattr(captured, "merged", False)),
-        "suggestion": _suggestion(command, suggest_argv),
+        "suggestion": _suggestion(masked.command, masked.argv),
+        "outcome": call.outcome,
     }
 
 
-def _tail(redactor: redact.Redactor, data: Optional[bytes]) -> Optional[str]:
+def _tail(session: "Session", captured: Any, stream: str, known: List[str]) -> Optional[str]:
+    data: Optional[bytes] = getattr(captured, f"{stream}_tail", None)
     if data is None:
         return None
-    return redactor.output(redact.render(bytes(data)))
+    context: bytes = getattr(captured, f"{stream}_context", None) or b""
+    count: Optional[int] = getattr(captured, f"{stream}_bytes", None)
+    cut = count is not None and count > len(data) + len(context)
+    return session.redactor.tail(bytes(data), context=bytes(context), known=known, cut=cut)
 
 
 def _suggestion(command: str, argv: Optional[List[str]]) -> str:

@@ -14,6 +14,7 @@ The signal dispositions themselves are :data:`shim._runtime.signals.HOLD`'s.
 """
 
 import contextlib
+import errno
 import os
 import subprocess
 import threading
@@ -22,7 +23,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 from shim._common import status as _status
 from shim._runtime.signals import HOLD, ShellWouldDie
 
-__all__ = ["Stdio", "run"]
+__all__ = ["Stdio", "run", "shell_can_start"]
 
 
 class Stdio:
@@ -189,3 +190,26 @@ def run(
     finally:
         if previous is not None:
             HOLD.end_direct(previous)
+
+
+def shell_can_start(argv: Sequence[bytes], executable: bytes) -> bool:
+    """Whether the kernel lets ``/bin/sh -c command`` start, found without running ``command``.
+
+    ``argv`` is the shell's, with a stand-in for the command: as many bytes
+    that do nothing (``:`` and blanks).  ``execve`` counts only sizes (the
+    same environment, file name and argv lengths), so it accepts or refuses
+    (E2BIG) the stand-in exactly as it would the command.
+    """
+    try:
+        probe = subprocess.Popen(
+            list(argv),
+            executable=executable,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            close_fds=True,
+        )
+    except OSError as exc:
+        return exc.errno != errno.E2BIG
+    probe.wait()
+    return True

@@ -11,6 +11,9 @@ half, which no command string can show, for the running process:
 * :func:`c_environment`: the environment the shell would inherit (the C
   ``environ``, which also holds what ``os.putenv`` set);
 * :func:`locate`: the file the shell would execute;
+* :func:`exec_surely_fits`: whether the kernel certainly lets ``/bin/sh -c``
+  take the command (``execve`` refuses one too long with E2BIG, and plain
+  ``os.system`` then runs nothing);
 * :func:`shell_status`: what dash makes of a program's exit: it runs the
   program as its child, so a signal that kills the program becomes the
   shell's exit code 128 + n and a message on stderr.
@@ -20,13 +23,16 @@ import os
 import re
 import signal
 import stat
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+import sys
+from typing import Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 __all__ = [
     "ENVIRONMENT",
+    "Snapshot",
     "c_environment",
     "environment_order",
     "environment_reason",
+    "exec_surely_fits",
     "locate",
     "shell_status",
 ]
@@ -153,6 +159,19 @@ def shell_status(status: int) -> Tuple[int, bytes]:
     return code, text + b"\n"
 
 
+class Snapshot(NamedTuple):
+    """The C environment at one moment, and what was derived from it."""
+
+    entries: Tuple[Tuple[bytes, bytes], ...]
+    names: Dict[bytes, bytes]
+    #: In the order dash passes it to a program.
+    ordered: Dict[bytes, bytes]
+    #: Bytes of its strings for ``execve`` (``NAME=value`` and a NUL each).
+    size: int
+    #: The longest of them.
+    longest: int
+
+
 class _CEnvironment:
     """The C library's environment, read through ctypes, and what was derived from it.
 
@@ -172,7 +191,7 @@ class _CEnvironment:
 
     def __init__(self) -> None:
         self.array: Any = None  # ctypes view of environ; False when unavailable
-        self.last: Tuple[Any, Dict[bytes, bytes], Dict[bytes, bytes]] = ((), {}, {})
+        self.last = Snapshot((), {}, {}, 0, 0)
 
     def entries(self) -> List[Tuple[bytes, bytes]]:
         """``(name, value)`` pairs, in the C environment's order."""
@@ -200,13 +219,19 @@ class _CEnvironment:
 
     def current(self) -> Tuple[Dict[bytes, bytes], Dict[bytes, bytes]]:
         """The environment as a mapping, and in the order dash passes it on."""
+        last = self.snapshot()
+        return last.names, last.ordered
+
+    def snapshot(self) -> "Snapshot":
+        """The environment, its order for dash, and what ``execve`` counts of it."""
         entries = tuple(self.entries())
         last = self.last
-        if last[0] != entries:
+        if last.entries != entries:
             names = dict(entries)
             ordered = {name: names[name] for name in environment_order(names)}
-            last = self.last = (entries, names, ordered)
-        return last[1], last[2]
+            sizes = [len(name) + len(value) + 2 for name, value in entries]  # "=" and NUL
+            last = self.last = Snapshot(entries, names, ordered, sum(sizes), max(sizes, default=0))
+        return last
 
 
 #: The environment of this process, as the shell would see it.
@@ -252,3 +277,44 @@ def locate(program: bytes, path: Optional[bytes]) -> Optional[bytes]:
         except (OSError, ValueError):
             continue
     return None
+
+
+# execve's limits (the kernel's fs/exec.c): each argument or environment
+# string at most MAX_ARG_STRLEN, 32 pages; the strings, the file name and
+# a pointer for each, at most a quarter of RLIMIT_STACK, capped at 6 MiB
+# (from Linux 4.13 never less than 128 KiB, which this lower bound does not
+# count on).  A margin covers what a kernel version adds to the count.
+_PAGES_PER_ARGUMENT = 32
+_POINTER = 8 if sys.maxsize > 2**32 else 4
+_STACK_SHARE_CAP = 6 << 20
+_MARGIN = 4096
+_SMALL = 16 << 10
+
+
+def exec_surely_fits(argv: Sequence[bytes], executable: bytes, environment: Snapshot) -> bool:
+    """Whether ``execve`` certainly accepts ``argv`` with this environment.
+
+    ``False`` near the limits or beyond them: then only trying tells (see
+    :func:`shim._runtime.runner.shell_can_start`).
+    """
+    pointers = _POINTER * (len(argv) + len(environment.entries) + 2)
+    total = len(executable) + 1 + environment.size + pointers
+    longest = environment.longest
+    for arg in argv:
+        total += len(arg) + 1
+        longest = max(longest, len(arg) + 1)
+    if total <= _SMALL:
+        return True
+    try:
+        page = os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # pragma: no cover - POSIX always has it
+        page = 4096
+    if longest > _PAGES_PER_ARGUMENT * page - _MARGIN:
+        return False
+    import resource
+
+    stack = resource.getrlimit(resource.RLIMIT_STACK)[0]
+    limit = _STACK_SHARE_CAP
+    if stack != resource.RLIM_INFINITY:
+        limit = min(stack // 4, limit)
+    return total <= limit - _MARGIN
