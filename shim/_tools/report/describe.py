@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
+from shim._tools.escape import oneline
 from shim._tools.report.model import SHOW_COMMANDS, TRACK_COMMANDS, Site
 
 __all__ = [
@@ -24,30 +25,6 @@ __all__ = [
     "skipped_text",
     "status_text",
 ]
-
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
-
-
-def oneline(text: str) -> str:
-    """Return ``text`` on one line, control characters escaped (safe for a terminal).
-
-    Text without control characters is returned as it is.  Otherwise
-    backslashes are doubled as well, so that an escaped newline cannot be
-    mistaken for a backslash and an ``n`` in the command.
-    """
-    if text.isprintable():
-        return text
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif char.isprintable() or char == " ":
-            out.append(char)
-        else:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return "".join(out)
-
 
 def count_text(number: int) -> str:
     """``1,234``: a count with thousands separators."""
