@@ -66,7 +66,11 @@ class Exclude:
     __slots__ = ("_names", "_paths")
 
     def __init__(self, patterns: Sequence[Tuple[str, str]]) -> None:
-        self._names = [pattern for pattern, _ in patterns if "/" not in pattern.strip("/")]
+        self._names = [
+            (pattern.strip("/"), os.path.abspath(root))
+            for pattern, root in patterns
+            if "/" not in pattern.strip("/")
+        ]
         self._paths = [
             (pattern.strip("/"), os.path.abspath(root))
             for pattern, root in patterns
@@ -77,13 +81,25 @@ class Exclude:
         return bool(self._names or self._paths)
 
     def excluded(self, path: str) -> bool:
-        """Whether ``path`` (a file or a directory) is left out."""
+        """Whether ``path`` (a file or a directory) is left out.
+
+        A name pattern is matched against the file's name and, for a path
+        below the pattern's root, every directory between the two (so
+        ``generated`` leaves out ``generated/gen.py`` when it is named on the
+        command line, as a hook names files).
+        """
+        absolute = os.path.abspath(path)
         name = os.path.basename(os.path.normpath(path))
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in self._names):
-            return True
+        for pattern, root in self._names:
+            if fnmatch.fnmatchcase(name, pattern):
+                return True
+            relative = os.path.relpath(absolute, root).replace(os.sep, "/")
+            if not relative.startswith("../") and any(
+                fnmatch.fnmatchcase(part, pattern) for part in relative.split("/")
+            ):
+                return True
         if not self._paths:
             return False
-        absolute = os.path.abspath(path)
         for pattern, root in self._paths:
             relative = os.path.relpath(absolute, root).replace(os.sep, "/")
             if relative.startswith("../"):

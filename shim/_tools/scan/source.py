@@ -46,7 +46,7 @@ def segment(lines: List[str], node: ast.expr) -> Optional[str]:
 
 def char_column(lines: List[str], line: int, byte_offset: int) -> int:
     """Turn the byte offset ``ast`` gives into a column in characters."""
-    # ast counts columns in UTF-8 bytes, editors and libcst in characters.
+    # ast counts columns in UTF-8 bytes, editors and shim fix in characters.
     if not 0 < line <= len(lines):
         return byte_offset
     return len(lines[line - 1].encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
