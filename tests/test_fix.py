@@ -120,7 +120,7 @@ def test_unsafe_rewrites_are_labelled_with_what_they_change() -> None:
     literal, template, shell = result.rewritten
     assert literal.tier == template.tier == "unsafe"
     assert literal.changes == ("program-not-started", "signal-report", "environment")
-    assert template.changes == literal.changes + ("word-splitting",)
+    assert template.changes == (*literal.changes, "word-splitting")
     assert template.assumption is not None
     assert template.assumption.startswith("assumes d: each interpolated value is one non-empty word")
     assert literal.assumption is None
