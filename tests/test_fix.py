@@ -661,12 +661,12 @@ def test_every_line_ending_style_round_trips_byte_for_byte(
     tmp_path: Path, newline: str, final: bool
 ) -> None:
     """LF, CRLF and CR-only files: only the call changes, the added import has the file's line break."""
-    lines = ["import os", "", "def f():", "    os.system('ls')", "    return 1"]
+    lines = ["import os", "", "def f(cmd):", "    os.system(cmd)", "    return 1"]
     text = newline.join(lines) + (newline if final else "")
     code = tmp_path / "app.py"
     code.write_bytes(text.encode())
     assert _cli.main(["fix", "--write", str(code)]) == 0
-    expected = text.replace("os.system('ls')", "subprocess.run('ls', shell=True, check=False)")
+    expected = text.replace("os.system(cmd)", "subprocess.run(cmd, shell=True, check=False)")
     expected = expected.replace(f"import os{newline}", f"import os{newline}import subprocess{newline}")
     assert code.read_bytes() == expected.encode()
 

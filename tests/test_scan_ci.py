@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shim._tools import cli as _cli
 
 from conftest import ROOT, child_env
 
@@ -279,6 +280,35 @@ def test_a_bad_table_is_one_line_and_exit_2(project: Path, table: str, message: 
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+# -- the suppression comment in scan, report and fix --------------------------------------
+
+
+def test_the_suppression_comment_is_honoured_by_scan_report_and_fix(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'# shim: ignore' on any line of a call: scan counts it apart, fix leaves it, report leaves it out."""
+    monkeypatch.chdir(project)
+    build = project / "src" / "app" / "build.py"
+    assert _cli.main(["scan", "--format", "json", str(build)]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert [c["line"] for c in document["calls"]] == [5, 6]
+    assert [c["line"] for c in document["suppressed"]] == [8]
+    audit = project / "audit.jsonl"
+    record = {
+        "v": 1, "command": "./deploy.sh", "argv": None, "shell": True, "shell_reason": None,
+        "cwd": str(project), "site": {"file": str(build), "line": 8, "function": "build"},
+        "status": 0, "duration_ms": 1.0, "suggestion": None,
+    }
+    audit.write_text(json.dumps(record) + "\n")
+    assert _cli.main(["report", "--format", "json", str(audit)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["sites"] == []
+    assert report["summary"]["suppressed_sites"] == 1
+    assert _cli.main(["fix", "--write", "--unsafe-fixes", str(build)]) == 0
+    assert "8:14: left alone: suppressed by '# shim: ignore'" in capsys.readouterr().err
+    assert "status = os.system(  # shim: ignore" in build.read_text()
 
 
 # -- pre-commit ---------------------------------------------------------------------

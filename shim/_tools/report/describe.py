@@ -10,19 +10,23 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 from shim._tools.escape import oneline
-from shim._tools.report.model import SHOW_COMMANDS, TRACK_COMMANDS, Site
+from shim._tools.report.model import SHOW_COMMANDS, STATES, TRACK_COMMANDS, Site
 
 __all__ = [
     "count_text",
+    "damaged_text",
+    "distinct_text",
     "duration_text",
     "free_text",
     "mean_ms",
+    "no_suggestion_text",
     "oneline",
     "others_text",
     "percent_text",
     "shell_text",
     "shown_commands",
     "skipped_text",
+    "states_text",
     "status_text",
 ]
 
@@ -120,3 +124,27 @@ def skipped_text(summary: Dict[str, Any]) -> str:
     """How many lines were skipped, and why."""
     reasons = "; ".join(f"{r}: {count_text(n)}" for r, n in summary["skipped_reasons"].items())
     return f"{count_text(summary['skipped_lines'])} ({reasons})"
+
+
+def distinct_text(site: Site) -> str:
+    """How many distinct commands the site ran."""
+    count = len(site.commands)
+    if site.commands.evicted:
+        return f"more than {TRACK_COMMANDS} distinct"
+    return f"{count_text(count)} distinct"
+
+
+def no_suggestion_text(site: Site) -> str:
+    """Why a site has no suggestion (the commands that ran are never turned into code)."""
+    return f"no suggestion: {site.source_reason}; the commands above are what ran"
+
+
+def states_text(summary: Dict[str, Any]) -> str:
+    """``3 could drop the shell, 2 need a shell, ...``: sites by migration state."""
+    states = summary["states"]
+    return ", ".join(f"{count_text(states[state])} {state}" for state in STATES)
+
+
+def damaged_text(damaged: Dict[str, str]) -> str:
+    """One damaged input file and why."""
+    return f"{damaged['file']}: {damaged['reason']}"

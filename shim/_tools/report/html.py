@@ -66,7 +66,7 @@ def _row(rank: int, site: Site) -> str:
         top = top[:60] + "\u2026"
     more = len(site.commands) - 1
     label = f"{top} (+{more} more)" if more > 0 else top
-    source = site.source()
+    source = site.source_text()
     source_html = f"<br><code>{_e(oneline(source))}</code>" if source else ""
     reasons = sorted(site.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
     shell = "; ".join(f"{oneline(r)} \u00d7 {count_text(n)}" for r, n in reasons)

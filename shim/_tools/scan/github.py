@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, List
 
-from shim._tools.escape import json_safe
+from shim._tools.escape import oneline
 from shim._tools.scan.output import summary_text
 
 if TYPE_CHECKING:
@@ -21,8 +21,11 @@ __all__ = ["render"]
 
 
 def _data(text: str) -> str:
-    # The escapes GitHub's runner decodes in a command's message.
-    return json_safe(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # The escapes GitHub's runner decodes in a command's message; every line
+    # of it escaped first, so no control character from a file name or the
+    # source reaches the log.
+    lines = [oneline(line) for line in text.split("\n")]
+    return "%0A".join(line.replace("%", "%25") for line in lines)
 
 
 def _property(text: str) -> str:
