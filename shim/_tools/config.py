@@ -24,6 +24,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import os
+import re
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, final
 
@@ -32,6 +33,10 @@ from shim.exceptions import ShimError
 __all__ = ["Config", "ConfigError", "Exclude", "load_config"]
 
 _KEYS = {"paths", "exclude", "baseline", "format"}
+# A header that opens [tool.shim] (or [tool], or a sub-table of it): only a
+# file with one is parsed, so a Python without a TOML parser can still scan
+# in a project that does not configure shim.
+_MAY_HAVE_TABLE = re.compile(r"""^[ \t]*\[[ \t]*(?:tool[ \t]*\]|["']?tool["']?[ \t]*\.[ \t]*["']?shim\b)""", re.MULTILINE)
 
 
 class ConfigError(ShimError, ValueError):
@@ -124,7 +129,7 @@ def load_config(start: Optional[str] = None) -> Config:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read: {exc}") from None
-        if "tool.shim" not in text and "[tool]" not in text:
+        if not _MAY_HAVE_TABLE.search(text):
             continue
         table = _table(path, text)
         if table is None:
