@@ -36,7 +36,10 @@ _KEYS = {"paths", "exclude", "baseline", "format"}
 # A header that opens [tool.shim] (or [tool], or a sub-table of it): only a
 # file with one is parsed, so a Python without a TOML parser can still scan
 # in a project that does not configure shim.
-_MAY_HAVE_TABLE = re.compile(r"""^[ \t]*\[[ \t]*(?:tool[ \t]*\]|["']?tool["']?[ \t]*\.[ \t]*["']?shim\b)""", re.MULTILINE)
+_MAY_HAVE_TABLE = re.compile(
+    r"""^[ \t]*\[[ \t]*(?:tool[ \t]*\]|["']?tool["']?[ \t]*\.[ \t]*["']?shim\b)""",
+    re.MULTILINE,
+)
 
 
 class ConfigError(ShimError, ValueError):
