@@ -448,15 +448,26 @@ def test_text_and_markdown_show_commands_safely(tmp_path: Path) -> None:
 
 
 def test_every_format_renders_the_same_sites(tmp_path: Path) -> None:
-    """Text, Markdown and HTML list the same sites in the same (busiest first) order as JSON."""
+    """Text and Markdown list the sites in JSON's busiest-first order; HTML groups them by file.
+
+    In HTML the busiest file comes first and, within it, the busiest site.
+    """
     records = mixed_records(300, seed=9)
     audit = write_records(tmp_path / "a.jsonl", records)
-    names = [f"{s['file']}:{s['line']}" for s in report_json(str(audit))["sites"]]
-    for fmt in ("text", "markdown", "html"):
+    sites = report_json(str(audit))["sites"]
+    names = [f"{s['file']}:{s['line']}" for s in sites]
+    totals = Counter()
+    for site in sites:
+        totals[site["file"]] += site["calls"]
+    grouped = [
+        f"{s['file']}:{s['line']}"
+        for s in sorted(sites, key=lambda s: (-totals[s["file"]], s["file"], -s["calls"], s["line"]))
+    ]
+    for fmt, order in (("text", names), ("markdown", names), ("html", grouped)):
         out = tmp_path / f"out.{fmt}"
         assert _cli.main(["report", "--format", fmt, "-o", str(out), str(audit)]) == 0
         text = out.read_text()
-        positions = [text.index(name) for name in names]
+        positions = [text.index(f'"{name}"' if fmt == "html" else name) for name in order]
         assert positions == sorted(positions), fmt
 
 

@@ -103,7 +103,7 @@ def render(report: Report) -> str:
         add("")
         source = site.source
         if source is not None:
-            out.extend(_md_block([text for _, text in source.lines], "python"))
+            out.extend(_md_block([text for _, text in source.shown_lines()], "python"))
             add("")
         add(f"- **Calls:** {count_text(site.calls)}, failed {count_text(site.failures)}")
         add(f"- **Statuses:** {markdown_text(', '.join(status_text(site, 8)))}")

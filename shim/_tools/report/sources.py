@@ -74,11 +74,20 @@ class SiteSource:
         self.note: Optional[str] = None
 
     @property
+    def indent(self) -> int:
+        """How many leading blanks all the call's lines share (removed when shown)."""
+        blanks = [len(text) - len(text.lstrip(" \t")) for _, text in self.lines if text.strip()]
+        return min(blanks) if blanks else 0
+
+    def shown_lines(self) -> List[Tuple[int, str]]:
+        """The call's lines without their common indentation."""
+        indent = self.indent
+        return [(number, text[indent:]) for number, text in self.lines]
+
+    @property
     def text(self) -> str:
-        """The call's lines, as one text (indentation of the first line removed)."""
-        texts = [text for _, text in self.lines]
-        indent = len(texts[0]) - len(texts[0].lstrip()) if texts else 0
-        return "\n".join(text[indent:] if text[:indent].isspace() else text for text in texts)
+        """The call's lines as one text, without their common indentation."""
+        return "\n".join(text for _, text in self.shown_lines())
 
 
 @final

@@ -68,7 +68,7 @@ def render(report: Report) -> str:
         add(f"{rank}. {oneline(site.name)}{function}")
         source = site.source
         if source is not None:
-            for index, (_, text) in enumerate(source.lines):
+            for index, (_, text) in enumerate(source.shown_lines()):
                 label = "source:" if index == 0 else ""
                 add(f"   {label:<12}{oneline(text)}")
         add(
