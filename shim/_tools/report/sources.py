@@ -49,6 +49,7 @@ class SiteSource:
         "assumption",
         "changes",
         "end",
+        "finding",
         "function",
         "lines",
         "note",
@@ -61,6 +62,8 @@ class SiteSource:
 
     def __init__(self, path: str, finding: Finding, lines: List[Tuple[int, str]]) -> None:
         self.path = path
+        #: The call as the scan engine found it (its baseline identity, for one).
+        self.finding = finding
         self.start = finding.start[0]
         self.end = finding.end[0]
         self.function = finding.function
