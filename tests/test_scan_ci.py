@@ -72,7 +72,8 @@ def test_exit_status_0_without_calls_1_with_calls(project: Path) -> None:
     found = scan("src/app/build.py", cwd=project)
     assert found.returncode == 1
     assert found.stdout.splitlines()[-1] == (
-        "2 calls in 1 of 1 file; 1 could run without a shell, 0 need one, 1 unknown; "
+        "2 calls in 1 of 1 file; 2 could run without a shell (1 if their values are plain "
+        "words), 0 need one, 0 unknown; "
         "1 suppressed by '# shim: ignore'"
     )
 

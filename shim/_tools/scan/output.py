@@ -106,14 +106,20 @@ def render_text(outcome: Outcome) -> str:
 def summary_text(outcome: Outcome) -> str:
     """``12 calls in 3 of 41 files; ...``: what the scan found, and what it could not read."""
     findings = outcome.findings
-    literal = [finding for finding in findings if finding.shell is not None]
-    shell_free = sum(1 for finding in literal if not finding.shell)
+    literal_free = sum(1 for finding in findings if finding.shell is False)
+    template_free = sum(1 for finding in findings if finding.words is not None)
+    need = sum(
+        1 for finding in findings if finding.shell is True or finding.template_reason is not None
+    )
+    unknown = len(findings) - literal_free - template_free - need
     files = len({finding.path for finding in findings})
     nfiles = len(outcome.files)
+    free = f"{literal_free + template_free} could run without a shell"
+    if template_free:
+        free += f" ({template_free} if their values are plain words)"
     summary = (
         f"{len(findings)} call{'s' if len(findings) != 1 else ''} in {files} of {nfiles} "
-        f"file{'s' if nfiles != 1 else ''}; {shell_free} could run without a shell, "
-        f"{len(literal) - shell_free} need one, {len(findings) - len(literal)} unknown"
+        f"file{'s' if nfiles != 1 else ''}; {free}, {need} need one, {unknown} unknown"
     )
     if outcome.suppressed:
         summary += f"; {len(outcome.suppressed)} suppressed by '# shim: ignore'"
