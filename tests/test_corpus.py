@@ -130,3 +130,16 @@ def test_the_legacy_script_prints_the_same_after_the_fix(tmp_path: Path, unsafe:
     assert (after.stdout, after.stderr, after.returncode) == (
         before.stdout, before.stderr, before.returncode,
     )
+
+
+def test_safe_first_then_unsafe_reaches_the_same_lists(tmp_path: Path) -> None:
+    """The safe tier written (and committed) first, --unsafe-fixes later: the same 60 argument lists."""
+    copy = tmp_path / "corpus"
+    shutil.copytree(CORPUS, copy)
+    subprocess.run(
+        [sys.executable, "-m", "shim", "fix", "--write", str(copy)],
+        env=child_env(), capture_output=True, check=True,
+    )
+    later = fix_json(copy, "--unsafe-fixes")["summary"]
+    assert (later["unsafe"], later["shell_free"]) == (60, 60)
+    assert fix_json(copy)["summary"]["unsafe_available"] == 60

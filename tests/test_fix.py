@@ -815,3 +815,54 @@ def test_a_fifo_named_py_is_skipped_not_waited_on(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"skipped {tmp_path / 'pipe.py'}: cannot read: a FIFO, not a regular file" in result.stderr
     assert "subprocess.run" in good.read_text()
+
+
+# -- safe first, unsafe later ---------------------------------------------------------
+
+
+def test_the_unsafe_tier_applies_after_the_safe_one_was_written() -> None:
+    """A file rewritten in the safe tier (shell=True) takes the unsafe tier later: same lists as at once."""
+    source = (
+        "import os\nos.system('ls -l')\nrc = os.system(f'rm -rf {d}')\n"
+        "t = os.popen('ls').readlines()\nos.system('ls | wc')\n"
+    )
+    safe, _ = fix(source)
+    assert safe is not None
+    assert _rewrite.fix_source(safe.encode(), "x.py").new is None  # nothing more in the safe tier
+    later = _rewrite.fix_source(safe.encode(), "x.py", unsafe=True)
+    at_once, _ = fix(source, unsafe=True)
+    assert later.new is not None
+    assert later.new.decode() == at_once
+    assert [applied.tier for applied in later.rewritten] == ["unsafe", "unsafe", "unsafe"]
+    assert later.rewritten[1].assumption is not None
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        (
+            "subprocess.run('make all', shell=True, cwd=d, capture_output=True)",
+            "subprocess.run(['make', 'all'], cwd=d, capture_output=True)",
+        ),
+        (
+            "out = subprocess.check_output(\n    'git rev-parse HEAD',\n    shell=True,\n    text=True,\n)",
+            "out = subprocess.check_output(\n    ['git', 'rev-parse', 'HEAD'],\n    text=True,\n)",
+        ),
+        ("subprocess.call('ls | wc', shell=True)", None),
+        ("subprocess.run('ls', shell=True, executable='/bin/bash')", None),
+        ("subprocess.run(cmd, shell=True)", None),
+        ("subprocess.run('ls', shell=flag)", None),
+        ("subprocess.run('ls', shell=True)  # shim: ignore", None),
+        ("subprocess.run('ls',  # why\n    shell=True)", None),
+    ],
+)
+def test_existing_shell_true_calls_take_the_unsafe_tier(before: str, after: Optional[str]) -> None:
+    """The program's own shell=True calls: a list when the command needs no shell, else untouched."""
+    new, left = fix(f"import subprocess\n{before}\n", unsafe=True)
+    assert left == []
+    if after is None:
+        assert new is None
+    else:
+        assert body(new) == after
+    untouched, _ = fix(f"import subprocess\n{before}\n")
+    assert untouched is None

@@ -258,7 +258,9 @@ def _document(results: List[FileResult], args: argparse.Namespace) -> Dict[str, 
             "unsafe": sum(1 for entry in rewritten if entry["tier"] == "unsafe"),
             "shell_free": sum(1 for entry in rewritten if entry["shell_free"]),
             "left": len(calls) - len(rewritten),
-            "unsafe_available": sum(1 for entry in calls if entry["unsafe_available"]),
+            # Calls of os.system whose rewrite could drop the shell, and the
+            # program's subprocess calls with shell=True that could too.
+            "unsafe_available": sum(len(result.unsafe_available) for result in results),
         },
     }
 

@@ -152,7 +152,7 @@ def fix_source(data: bytes, path: str, *, unsafe: bool = False) -> FileResult:
     if (bom + text.encode(encoding)) != data:
         raise FixError(f"its {encoding} text does not encode back to the same bytes")
     findings = find_calls(text, path)
-    if not findings:
+    if not findings and "shell" not in text:
         return result
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -189,6 +189,8 @@ def fix_source(data: bytes, path: str, *, unsafe: bool = False) -> FileResult:
         if finding.usage in (_usage.VALUE, _usage.EXIT):
             helper.used = True
         result.rewritten.append(Applied(finding, form, _note(finding)))
+    if "shell" in text:
+        _shell_calls(result, tree, source, path, edits=edits, taken=taken, unsafe=unsafe)
     if not edits:
         result.left.sort(key=lambda item: item[0].start)
         return result
@@ -218,6 +220,54 @@ def fix_source(data: bytes, path: str, *, unsafe: bool = False) -> FileResult:
     result.left.sort(key=lambda item: item[0].start)
     result.new = bom + new_text.encode(encoding)
     return result
+
+
+_SHELL_KEYWORD = re.compile(r"\A\s*,\s*shell\s*=\s*True\Z")
+
+
+def _shell_calls(
+    result: FileResult,
+    tree: ast.Module,
+    source: _Text,
+    path: str,
+    *,
+    edits: List[Tuple[int, int, str]],
+    taken: List[Tuple[int, int]],
+    unsafe: bool,
+) -> None:
+    """``subprocess.run(cmd, shell=True)`` whose command needs no shell: the unsafe tier's lists.
+
+    This is how a file rewritten in the safe tier (or written that way)
+    takes the unsafe tier later: only the command and ``shell=True`` change.
+    """
+    from shim._tools.scan.calls import suppressed_lines
+    from shim._tools.scan.shell_calls import find_shell_calls
+    from shim._tools.scan.source import split_lines
+
+    quiet = suppressed_lines(source.text)
+    for call in find_shell_calls(tree, split_lines(source.text), path):
+        finding = call.finding
+        if any(line in quiet for line in range(finding.start[0], finding.end[0] + 1)):
+            continue
+        _, argv_form = command_forms(finding)
+        if argv_form is None or argv_form.argument is None or finding.argument_span is None:
+            continue
+        if not unsafe:
+            result.unsafe_available.append((finding, argv_form))
+            continue
+        start, end = source.offset(finding.start), source.offset(finding.end)
+        shell_start = source.offset(call.shell_span[0])
+        shell_end = source.offset(call.shell_span[1])
+        if not _SHELL_KEYWORD.match(source.text[shell_start:shell_end]):
+            continue  # a comment or an odd layout around shell=True: left as it is
+        if any(start < other_end and other_start < end for other_start, other_end in taken):
+            continue
+        taken.append((start, end))
+        value_start = source.offset(finding.argument_span[0])
+        value_end = source.offset(finding.argument_span[1])
+        edits.append((value_start, value_end, argv_form.argument))
+        edits.append((shell_start, shell_end, ""))
+        result.rewritten.append(Applied(finding, argv_form, None))
 
 
 def _encoding(data: bytes) -> Tuple[str, bytes]:

@@ -26,6 +26,7 @@ __all__ = [
     "shell_text",
     "shown_commands",
     "skipped_text",
+    "state_count_text",
     "states_text",
     "status_text",
 ]
@@ -139,10 +140,19 @@ def no_suggestion_text(site: Site) -> str:
     return f"no suggestion: {site.source_reason}; the commands above are what ran"
 
 
+#: A count of sites in each state, as words ("2 need a shell").
+STATE_COUNTS = {"needs a shell": "need a shell"}
+
+
+def state_count_text(state: str, count: int) -> str:
+    """``2 need a shell``: a number of sites in one state."""
+    return f"{count_text(count)} {STATE_COUNTS.get(state, state) if count != 1 else state}"
+
+
 def states_text(summary: Dict[str, Any]) -> str:
     """``3 could drop the shell, 2 need a shell, ...``: sites by migration state."""
     states = summary["states"]
-    return ", ".join(f"{count_text(states[state])} {state}" for state in STATES)
+    return ", ".join(state_count_text(state, states[state]) for state in STATES)
 
 
 def damaged_text(damaged: Dict[str, str]) -> str:

@@ -34,6 +34,7 @@ from shim._tools.report.describe import (
     shell_text,
     shown_commands,
     skipped_text,
+    state_count_text,
     status_text,
 )
 from shim._tools.report.errors import ReportError
@@ -141,7 +142,7 @@ def _picture(summary: Dict[str, Any]) -> str:
     for state in STATES:
         count = states[state]
         share = width * count / total if total else 0.0
-        label = f"{count_text(count)} {state}"
+        label = state_count_text(state, count)
         if count:
             bars.append(
                 f'<rect class="s-{_STATE_CLASS[state]}" x="{x:.2f}" y="0" width="{share:.2f}" '
@@ -154,7 +155,7 @@ def _picture(summary: Dict[str, Any]) -> str:
         )
     if not total:
         bars.append('<rect x="0" y="0" width="1000" height="40" fill="#e0e0e0"></rect>')
-    title = ", ".join(f"{count_text(states[state])} {state}" for state in STATES)
+    title = ", ".join(state_count_text(state, states[state]) for state in STATES)
     return (
         '<figure class="states">'
         '<svg role="img" aria-labelledby="states-title" viewBox="0 0 1000 40" '

@@ -37,7 +37,14 @@ from shim._tools.scan.replace import argv_items, suggestion
 from shim._tools.scan.source import char_column, collapse, segment, split_lines
 from shim._tools.scan.template import template_of
 
-__all__ = ["SUPPRESSION", "argv_items", "find_calls", "suppressed_lines"]
+__all__ = [
+    "SUPPRESSION",
+    "analyse_command",
+    "argv_items",
+    "find_calls",
+    "span_of",
+    "suppressed_lines",
+]
 
 _MENTIONS = re.compile(r"system|popen")
 #: The comment that keeps a call out of scan, report and fix, on any line of the call.
@@ -134,6 +141,11 @@ def suppressed_lines(source: str) -> Set[int]:
     return found
 
 
+def span_of(lines: List[str], node: ast.AST) -> Span:
+    """Where ``node`` is, in 1-based lines and 0-based character columns."""
+    return _span(lines, node)
+
+
 def _span(lines: List[str], node: ast.AST) -> Span:
     start_line: int = node.lineno  # type: ignore[attr-defined]
     start_col: int = node.col_offset  # type: ignore[attr-defined]
@@ -173,12 +185,7 @@ def _describe(
     if argument is not None:
         finding.argument = segment(lines, argument)
         finding.argument_span = _span(lines, argument)
-        if isinstance(argument, ast.Constant) and isinstance(argument.value, (str, bytes)):
-            finding.command = argument.value
-            finding.double_quotes = (finding.argument or "").lstrip("bBrRuU").startswith('"')
-            _analyse(finding)
-        else:
-            _analyse_template(finding, argument, lines)
+        analyse_command(finding, argument, lines)
     if is_system:
         _describe_system(finding, node, lines, parents, status_function)
     else:
@@ -234,6 +241,16 @@ def _describe_popen(
     finding.replaced_span = _span(lines, node)
     if reader is not None:
         finding.reader_span = _span(lines, reader)
+
+
+def analyse_command(finding: Finding, argument: ast.expr, lines: List[str]) -> None:
+    """What the command is: a literal (and whether it needs a shell), or a template's words."""
+    if isinstance(argument, ast.Constant) and isinstance(argument.value, (str, bytes)):
+        finding.command = argument.value
+        finding.double_quotes = (finding.argument or "").lstrip("bBrRuU").startswith('"')
+        _analyse(finding)
+    else:
+        _analyse_template(finding, argument, lines)
 
 
 def _analyse(finding: Finding) -> None:
