@@ -49,10 +49,10 @@ SHOWS = {
         'replace:    subprocess.run(["ls", "/nonexistent"], check=False).returncode',
     ],
     ".venv/bin/shim scan examples/legacy_app.py": [
-        "examples/legacy_app.py:18:5: os.system in prepare, non-literal command "
-        'f"mkdir -p {WORKDIR}", no shell needed if its values are plain words',
-        "8 calls in 1 of 1 file; 3 could run without a shell (3 if their values are plain "
-        "words), 5 need one, 0 unknown",
+        ("examples/legacy_app.py:18:5: os.system in prepare, non-literal command "
+        'f"mkdir -p {WORKDIR}", no shell needed if its values are plain words'),
+        ("8 calls in 1 of 1 file; 3 could run without a shell (3 if their values are plain "
+        "words), 5 need one, 0 unknown"),
     ],
     "SHIM_ENABLE=1 SHIM_SHELL=auto SHIM_AUDIT=audit.jsonl .venv/bin/python examples/legacy_app.py": [
         "archive written",
@@ -61,16 +61,16 @@ SHOWS = {
         "shim report: 8 call sites, 8 calls (1 failed) from 1 file(s)",
         "  sites: 3 could drop the shell, 5 need a shell, 0 refused, 0 not run",
         '   source:     status = system(f"cd {WORKDIR} && tar -cf report.tar report.txt")',
-        '   replace:    subprocess.run(f"cd {WORKDIR} && tar -cf report.tar report.txt", '
-        "shell=True, check=False).returncode",
+        ('   replace:    subprocess.run(f"cd {WORKDIR} && tar -cf report.tar report.txt", '
+        "shell=True, check=False).returncode"),
     ],
     ".venv/bin/shim fix --write migrated/": [
         "shim: rewrote 8 calls in 1 file (8 safe, 0 unsafe; 0 without a shell), left 0 alone",
         "shim: 3 more calls can drop the shell with --unsafe-fixes",
     ],
     ".venv/bin/shim fix --unsafe-fixes migrated/": [
-        "migrated/legacy_app.py:25:5: unsafe fix: changes program-not-started, signal-report, "
-        "environment, word-splitting; assumes WORKDIR: each interpolated value",
+        ("migrated/legacy_app.py:25:5: unsafe fix: changes program-not-started, signal-report, "
+        "environment, word-splitting; assumes WORKDIR: each interpolated value"),
         '+    subprocess.run(["mkdir", "-p", f"{WORKDIR}"], check=False)',
     ],
     ".venv/bin/shim fix --unsafe-fixes --write migrated/": [
