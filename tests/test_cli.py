@@ -260,7 +260,10 @@ def test_run_records_the_program_and_its_child_pythons(tmp_path: Path) -> None:
     assert sites["child.py", 2]["status"] == 4 << 8
     assert len({r["pid"] for r in records}) == 2
 
-    report = shim_cli("report", "--format", "json", str(tmp_path / "audit.jsonl"), env=env)
+    report = shim_cli(
+        "report", "--format", "json", "--source-root", str(tmp_path), str(tmp_path / "audit.jsonl"),
+        env=env,
+    )
     assert report.returncode == 0, report.stderr
     found = {
         (Path(site["file"]).name, site["line"]): site["source"]

@@ -29,7 +29,9 @@ DOCS = ROOT / "docs"
 # Commands whose documented exit status is not 0, by their text without the
 # trailing comment. A command listed here must be on a page.
 EXIT_STATUS = {
+    ".venv/bin/shim scan examples/legacy_app.py": 1,
     ".venv/bin/shim fix migrated/": 1,
+    ".venv/bin/shim fix --unsafe-fixes migrated/": 1,
     ".venv/bin/shim scan migrated --baseline shim-baseline.json": 1,
 }
 
@@ -43,21 +45,54 @@ SHOWS = {
     ],
     ".venv/bin/shim report calls.jsonl": [
         "shim report: 2 call sites, 2 calls (1 failed) from 1 file(s)",
-        "replace:    subprocess.run(['ls', '/nonexistent'], check=False).returncode",
+        '   source:     status = os.system("ls /nonexistent")',
+        'replace:    subprocess.run(["ls", "/nonexistent"], check=False).returncode',
+    ],
+    ".venv/bin/shim scan examples/legacy_app.py": [
+        ("examples/legacy_app.py:18:5: os.system in prepare, non-literal command "
+        'f"mkdir -p {WORKDIR}", no shell needed if its values are plain words'),
+        ("8 calls in 1 of 1 file; 3 could run without a shell (3 if their values are plain "
+        "words), 5 need one, 0 unknown"),
     ],
     "SHIM_ENABLE=1 SHIM_SHELL=auto SHIM_AUDIT=audit.jsonl .venv/bin/python examples/legacy_app.py": [
         "archive written",
     ],
     ".venv/bin/shim report audit.jsonl": [
         "shim report: 8 call sites, 8 calls (1 failed) from 1 file(s)",
+        "  sites: 3 could drop the shell, 5 need a shell, 0 refused, 0 not run",
+        '   source:     status = system(f"cd {WORKDIR} && tar -cf report.tar report.txt")',
+        ('   replace:    subprocess.run(f"cd {WORKDIR} && tar -cf report.tar report.txt", '
+        "shell=True, check=False).returncode"),
     ],
     ".venv/bin/shim fix --write migrated/": [
-        "migrated/legacy_app.py:32:14: left alone: the status is stored in a variable",
-        "shim: rewrote 5 calls in 1 file, left 3 alone",
+        "shim: rewrote 8 calls in 1 file (8 safe, 0 unsafe; 0 without a shell), left 0 alone",
+        "shim: 3 more calls can drop the shell with --unsafe-fixes",
+    ],
+    ".venv/bin/shim fix --unsafe-fixes migrated/": [
+        ("migrated/legacy_app.py:25:5: unsafe fix: changes program-not-started, signal-report, "
+        "environment, word-splitting; assumes WORKDIR: each interpolated value"),
+        '+    subprocess.run(["mkdir", "-p", f"{WORKDIR}"], check=False)',
+    ],
+    ".venv/bin/shim fix --unsafe-fixes --write migrated/": [
+        "shim: rewrote 3 calls in 1 file (0 safe, 3 unsafe; 3 without a shell), left 0 alone",
+    ],
+    ".venv/bin/python migrated/legacy_app.py": [
+        "archive written",
+        "grep exit code: 0",
+        "missing file status: 512 (exit code 2)",
     ],
     ".venv/bin/shim scan migrated --baseline shim-baseline.json": [
-        "migrated/legacy_app.py:62:1: os.system in <module>, command 'make clean', no shell needed",
+        "migrated/legacy_app.py:68:1: os.system in <module>, command 'make clean', no shell needed",
         "1 not in the baseline shim-baseline.json",
+    ],
+    ".venv/bin/python -m pytest test_legacy_app.py --shim": [
+        "1 passed",
+        "shim: os.system calls",
+        "8 call sites, 8 calls (1 failed); could drop the shell: ",
+    ],
+    ".venv/bin/python -m pytest test_legacy_app.py --shim-baseline=examples-baseline.json": [
+        "1 passed",
+        "every call site is in the baseline examples-baseline.json",
     ],
 }
 
@@ -202,7 +237,9 @@ def test_migration(tmp_path: Path, reader_env: Dict[str, str]) -> None:
     ran = play("migration.md", tmp_path, reader_env)
     assert_installed_from_checkout(tmp_path / ".venv", reader_env)
     assert (tmp_path / "report.html").stat().st_size > 0
-    assert "import subprocess" in (tmp_path / "migrated" / "legacy_app.py").read_text()
+    migrated = (tmp_path / "migrated" / "legacy_app.py").read_text()
+    assert "import subprocess" in migrated
+    assert migrated.count("os.system(") == 1  # the one the page adds to show the baseline check
     assert not (tmp_path / "examples" / "legacy_workdir").exists()
     assert not (tmp_path / "migrated" / "legacy_workdir").exists()
     missing = [c for c in EXIT_STATUS if c not in ran]
@@ -214,8 +251,22 @@ def test_pages_have_commands() -> None:
     kinds = [kind for kind, _ in page_steps(DOCS / "getting-started.md")]
     assert kinds.count("file") == 1
     assert kinds.count("sh") >= 4
-    commands = [without_comment(c) for kind, c in page_steps(DOCS / "migration.md") if kind == "sh"]
-    assert commands[:2] == ["python3 -m venv .venv", ".venv/bin/pip install 'os-system-shim[fix]'"]
+    steps = page_steps(DOCS / "migration.md")
+    assert [kind for kind, _ in steps].count("file") == 1
+    commands = [without_comment(c) for kind, c in steps if kind == "sh"]
+    assert commands[:2] == ["python3 -m venv .venv", ".venv/bin/pip install os-system-shim"]
+    # The walk-through the migration page promises, in this order.
+    order = [
+        ".venv/bin/shim scan examples/legacy_app.py",
+        ".venv/bin/shim report audit.jsonl",
+        ".venv/bin/shim fix --write migrated/",
+        ".venv/bin/shim fix --unsafe-fixes --write migrated/",
+        ".venv/bin/shim scan migrated --baseline shim-baseline.json",
+        ".venv/bin/python -m pytest test_legacy_app.py --shim",
+    ]
+    assert [commands.index(command) for command in order] == sorted(
+        commands.index(command) for command in order
+    )
     assert set(SHOWS) <= {
         without_comment(c)
         for page in ("getting-started.md", "migration.md")

@@ -93,11 +93,11 @@ def write_records(path: Path, records: List[Dict[str, Any]], extra_lines: Tuple[
     return path
 
 
-def report_json(*args: str) -> Dict[str, Any]:
+def report_json(*args: str, status: int = 0) -> Dict[str, Any]:
     """Run ``shim report --format json`` in-process and return the document."""
     out_dir = Path(args[0]).parent
     out = out_dir / "report-out.json"
-    assert _cli.main(["report", "--format", "json", "-o", str(out), *args]) == 0
+    assert _cli.main(["report", "--format", "json", "-o", str(out), *args]) == status
     document: Dict[str, Any] = json.loads(out.read_text())
     return document
 
@@ -187,7 +187,10 @@ def test_one_entry_per_site_busiest_first_with_the_records_numbers(tmp_path: Pat
         assert site["total_duration_ms"] == pytest.approx(want["total_ms"])
         assert site["mean_duration_ms"] == pytest.approx(want["total_ms"] / want["calls"])
         assert site["max_duration_ms"] == want["max_ms"]
-        assert want["suggestions"][site["suggestion"]] == max(want["suggestions"].values())
+        # The records' own suggestions are runtime commands turned into code: never shown.
+        assert site["suggestion"] is None
+        assert site["source_unavailable"].startswith("the file is outside the source roots")
+        assert site["distinct_commands"] == len(want["commands"])
 
     summary = document["summary"]
     assert summary["calls"] == len(records)
@@ -220,23 +223,36 @@ def test_shell_reasons_and_statuses_are_explained(tmp_path: Path) -> None:
     assert meanings == {256: "exit 1", 9: "killed by SIGKILL", 0: "exit 0"}
 
 
-def test_the_source_line_is_read_from_the_file(tmp_path: Path) -> None:
-    """The source line is the file's line now; a relative name is read from the record's cwd."""
-    (tmp_path / "app.py").write_text("import os\n\nos.system('make all')  # build\n")
+def test_the_source_is_the_call_in_the_file_now(tmp_path: Path) -> None:
+    """The call as its file reads now (a relative name from the record's cwd), or why not."""
+    (tmp_path / "app.py").write_text(
+        "import os\n\nos.system('make all')  # build\nif os.system(\n    'make test'\n):\n    pass\n"
+    )
     records = [
         make_record("make all", site=(str(tmp_path / "app.py"), 3, "<module>")),
+        make_record("make test", site=("app.py", 4, "<module>"), cwd=str(tmp_path)),
         make_record("make all", site=("app.py", 1, "<module>"), cwd=str(tmp_path)),
         make_record("make all", site=(str(tmp_path / "gone.py"), 3, "<module>")),
         make_record("make all", site=("<string>", 1, "<module>")),
     ]
-    sites = report_json(str(write_records(tmp_path / "a.jsonl", records)))["sites"]
-    sources = {(Path(s["file"]).name, s["line"]): s["source"] for s in sites}
-    assert sources == {
-        ("app.py", 3): "os.system('make all')  # build",
-        ("app.py", 1): "import os",
-        ("gone.py", 3): "",
-        ("<string>", 1): "",
+    audit = str(write_records(tmp_path / "a.jsonl", records))
+    sites = report_json(audit, "--source-root", str(tmp_path))["sites"]
+    found = {(Path(s["file"]).name, s["line"]): (s["source"], s["source_unavailable"]) for s in sites}
+    assert found == {
+        ("app.py", 3): ("os.system('make all')  # build", None),
+        ("app.py", 4): ("if os.system(\n    'make test'\n):", None),
+        ("app.py", 1): (None, ("no os.system or os.popen call on line 1 of the file now "
+                               "(it changed since the calls were recorded?)")),
+        ("gone.py", 3): (None, "the file is gone"),
+        ("<string>", 1): (None, "the call was made from <string>, which has no file"),
     }
+    by_line = {s["line"]: s for s in sites if s["file"].endswith("app.py")}
+    assert by_line[3]["suggestion"] == (
+        "subprocess.run(['make', 'all'], check=False).returncode  "
+        "# os.system's status: rc << 8 if rc >= 0 else -rc"
+    )
+    assert by_line[3]["suggestion_changes"] == ["program-not-started", "signal-report", "environment"]
+    assert by_line[4]["source_lines"] == {"start": 4, "end": 6}
 
 
 def test_records_without_a_site_are_grouped_together(tmp_path: Path) -> None:
@@ -282,7 +298,7 @@ def test_corrupt_lines_are_counted_and_skipped(tmp_path: Path) -> None:
         f.write(b"\xff\xfe not utf-8\n")
         f.write((json.dumps(good[1]) + "\n").encode())
         f.write(b'{"v": 1, "comm')  # a last line cut short by a crash
-    summary = report_json(str(audit))["summary"]
+    summary = report_json(str(audit), status=1)["summary"]
     assert summary["calls"] == 2
     expected = Counter(CORRUPT.values())
     expected.update(
@@ -310,7 +326,7 @@ def test_a_line_over_the_limit_is_skipped_without_being_kept(
     monkeypatch.setattr(_reader, "MAX_LINE", 1000)
     long_record = make_record("echo " + "x" * 5000)
     audit = write_records(tmp_path / "a.jsonl", [make_record("true"), long_record, make_record("false")])
-    summary = report_json(str(audit))["summary"]
+    summary = report_json(str(audit), status=1)["summary"]
     assert summary["calls"] == 2
     assert summary["skipped_reasons"] == {"line too long": 1}
     assert summary["skipped_examples"] == [f"{audit}:2: line too long"]
@@ -396,6 +412,18 @@ def test_output_format_follows_the_output_suffix(tmp_path: Path) -> None:
         assert (tmp_path / name).read_text().startswith(start), name
 
 
+@pytest.mark.parametrize("name", ["r.pdf", "report.sarif", "out.yaml"])
+def test_an_unknown_output_suffix_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """-o r.pdf used to write text silently: now one line naming the formats, exit 2, nothing written."""
+    audit = write_records(tmp_path / "a.jsonl", [make_record("true")])
+    assert _cli.main(["report", str(audit), "-o", str(tmp_path / name)]) == 2
+    assert "cannot tell the format" in capsys.readouterr().err
+    assert not (tmp_path / name).exists()
+    assert _cli.main(["report", str(audit), "--format", "text", "-o", str(tmp_path / name)]) == 0
+
+
 NASTY = [
     "echo '\x1b[31mred\x1b[0m'",
     "printf 'a\\nb' | cat\nsecond line",
@@ -420,15 +448,26 @@ def test_text_and_markdown_show_commands_safely(tmp_path: Path) -> None:
 
 
 def test_every_format_renders_the_same_sites(tmp_path: Path) -> None:
-    """Text, Markdown and HTML list the same sites in the same (busiest first) order as JSON."""
+    """Text and Markdown list the sites in JSON's busiest-first order; HTML groups them by file.
+
+    In HTML the busiest file comes first and, within it, the busiest site.
+    """
     records = mixed_records(300, seed=9)
     audit = write_records(tmp_path / "a.jsonl", records)
-    names = [f"{s['file']}:{s['line']}" for s in report_json(str(audit))["sites"]]
-    for fmt in ("text", "markdown", "html"):
+    sites = report_json(str(audit))["sites"]
+    names = [f"{s['file']}:{s['line']}" for s in sites]
+    totals = Counter()
+    for site in sites:
+        totals[site["file"]] += site["calls"]
+    grouped = [
+        f"{s['file']}:{s['line']}"
+        for s in sorted(sites, key=lambda s: (-totals[s["file"]], s["file"], -s["calls"], s["line"]))
+    ]
+    for fmt, order in (("text", names), ("markdown", names), ("html", grouped)):
         out = tmp_path / f"out.{fmt}"
         assert _cli.main(["report", "--format", fmt, "-o", str(out), str(audit)]) == 0
         text = out.read_text()
-        positions = [text.index(name) for name in names]
+        positions = [text.index(f'"{name}"' if fmt == "html" else name) for name in order]
         assert positions == sorted(positions), fmt
 
 

@@ -108,7 +108,7 @@ def test_scan_reports_location_command_shell_and_suggestion(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Text output: file:line:col, spelling, function, literal command, shell needed, suggestion."""
-    assert shim("scan", str(BACKUP)) == 0
+    assert shim("scan", str(BACKUP)) == 1
     lines = capsys.readouterr().out.splitlines()
     source = BACKUP.read_text().splitlines()
     for command, function in [
@@ -131,7 +131,7 @@ def test_scan_reports_location_command_shell_and_suggestion(
 
 def test_json_output_lists_every_call(capsys: pytest.CaptureFixture[str]) -> None:
     """JSON output: one entry per call with location, command, shell and suggestion."""
-    assert shim("scan", "--format", "json", str(SPELLINGS)) == 0
+    assert shim("scan", "--format", "json", str(SPELLINGS)) == 1
     document = json.loads(capsys.readouterr().out)
     calls = document["calls"]
     assert sorted((call["call"], call["line"]) for call in calls) == found_calls(SPELLINGS)
@@ -144,7 +144,10 @@ def test_json_output_lists_every_call(capsys: pytest.CaptureFixture[str]) -> Non
     comprehension = next(call for call in calls if call["function"] == "case_comprehension")
     assert comprehension["command"] is None
     assert comprehension["shell"] is None
-    assert document["summary"] == {"files": 1, "calls": len(calls), "new": None, "gone": None}
+    assert document["summary"] == {
+        "files": 1, "calls": len(calls), "suppressed": 0, "skipped_files": 0, "new": None, "gone": None,
+    }
+    assert document["suppressed"] == document["skipped"] == []
 
 
 def test_scan_reports_a_call_where_the_name_is_shadowed_only_in_a_branch(tmp_path: Path) -> None:
@@ -390,7 +393,7 @@ def test_baseline_written_on_one_python_matches_on_another(tmp_path: Path) -> No
     ("args", "message"),
     [
         (["scan", "missing-dir"], "no such file or directory: missing-dir"),
-        (["scan", "--format", "xml", "tests"], "--format must be text or json"),
+        (["scan", "--format", "xml", "tests"], "--format must be one of text, json, sarif, github"),
         (["scan", "tests", "--write-baseline"], "--write-baseline needs --baseline"),
         (["scan", "tests", "--baseline", "tests"], "baseline is a directory"),
         (["scan", "tests/data", "--baseline", "no-such-baseline.json"], "cannot read baseline"),
@@ -418,19 +421,27 @@ def test_baseline_from_a_newer_shim_is_refused(tmp_path: Path) -> None:
 
 
 def test_unparsable_files_are_reported_and_skipped(tmp_path: Path) -> None:
-    """Files that do not parse or decode are named on stderr; the other files are still scanned."""
+    """Files that do not parse or decode are named on stderr and counted; the others are still scanned.
+
+    The exit status is 1: a call could hide in a file the scan could not read.
+    """
     (tmp_path / "a_broken.py").write_text("import os\nos.system('ls'\n")
     (tmp_path / "b_encoding.py").write_bytes(b"# coding: utf-8\nx = '\xff'\n")
     (tmp_path / "c_good.py").write_text("import os\nos.system('ls')\n")
     result = shim_process("scan", str(tmp_path))
-    assert result.returncode == 0
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1].endswith("; 2 files could not be read or parsed (their calls are not counted)")
     assert "c_good.py:2:1: os.system" in result.stdout
     assert f"shim: skipped {tmp_path / 'a_broken.py'}:" in result.stderr
     assert f"shim: skipped {tmp_path / 'b_encoding.py'}: cannot decode" in result.stderr
     assert "Traceback" not in result.stderr
     baseline = tmp_path / "baseline.json"
     written = shim_process("scan", str(tmp_path), "--baseline", str(baseline), "--write-baseline")
-    assert written.returncode == 0
+    assert written.returncode == 1
+    assert "2 file(s) could not be read or parsed; their calls are not in the baseline" in written.stderr
+    assert shim_process("scan", str(tmp_path), "--baseline", str(baseline)).returncode == 1
+    (tmp_path / "a_broken.py").unlink()
+    (tmp_path / "b_encoding.py").unlink()
     assert shim_process("scan", str(tmp_path), "--baseline", str(baseline)).returncode == 0
 
 
@@ -494,7 +505,7 @@ def test_progress_on_a_terminal_is_one_line_rewritten_in_place(tmp_path: Path) -
     finally:
         os.close(master)
     err = b"".join(chunks).decode()
-    assert process.returncode == 0
+    assert process.returncode == 1
     total = _progress.PROGRESS_MIN_FILES_TTY + 10
     assert f"\rshim: scanned 1/{total} files" in err
     assert err.endswith("\r\x1b[K")
@@ -507,7 +518,7 @@ def test_no_progress_in_a_log_for_a_small_tree(
 ) -> None:
     """When stderr is not a terminal, a tree below the threshold prints no progress at all."""
     tree = _tree(tmp_path / "tree", _progress.PROGRESS_MIN_FILES_TTY + 10)
-    assert shim("scan", str(tree)) == 0
+    assert shim("scan", str(tree)) == 1
     assert capsys.readouterr().err == ""
 
 
@@ -518,7 +529,7 @@ def test_progress_in_a_log_for_a_large_tree(
     monkeypatch.setattr(_progress, "PROGRESS_MIN_FILES_LOG", 20)
     monkeypatch.setattr(_progress, "PROGRESS_LOG_INTERVAL", 0.0)
     tree = _tree(tmp_path / "tree", 30)
-    assert shim("scan", str(tree)) == 0
+    assert shim("scan", str(tree)) == 1
     lines = capsys.readouterr().err.splitlines()
     assert lines
     assert all(re.fullmatch(r"shim: scanned \d+/30 files", line) for line in lines)

@@ -63,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Route os.system through subprocess, record every call, and migrate away from it."
         ),
         epilog=(
-            "exit statuses: 0 success, 1 findings (scan: calls not in the baseline; "
-            "fix --diff: changes to make), "
+            "exit statuses: 0 success, 1 findings (scan: calls not in the baseline, files "
+            "that cannot be parsed; fix --diff: changes to make; report: corrupt input), "
             "2 bad usage or input, 126/127 run: program cannot be executed / not found, "
             "130 interrupted, 141 output pipe closed; run otherwise exits with the "
             "program's own status"

@@ -1,7 +1,8 @@
 """How the ``shim`` command ends: its exit statuses, and the one line it says on stderr.
 
 Exit statuses: 0 success; 1 findings (``scan``: calls not in the
-baseline; ``fix --diff``: changes to make); 2 bad usage or bad input; 126
+baseline, files it cannot read or parse; ``fix --diff``: changes to make;
+``report``: some input was corrupt); 2 bad usage or bad input; 126
 and 127 when ``run`` cannot start the program (as a shell reports them);
 130 interrupted; 141 the reader of the output went away (``| head``).
 ``run`` otherwise exits with the status of the program it ran.

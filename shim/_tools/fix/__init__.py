@@ -1,6 +1,6 @@
-"""``shim fix``: rewrite the ``os.system`` calls that ``subprocess.run`` can replace as is.
+"""``shim fix``: rewrite ``os.system`` and ``os.popen`` calls as ``subprocess``, in tiers.
 
-``command`` is the subcommand; ``rewrite`` turns the calls ``shim scan``
-finds into ``subprocess.run`` with libcst, and ``imports`` adds the
-``import subprocess`` they need.
+``command`` is the subcommand; ``rewrite`` replaces the expressions that
+``shim scan`` finds, in the file's own text, with the form the tier allows
+(:mod:`shim._tools.scan.replace`), and adds the lines they need.
 """

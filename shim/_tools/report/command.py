@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Optional
 
+from shim._tools.escape import oneline
+from shim._tools.exits import EXIT_FINDINGS, say
 from shim._tools.report.errors import ReportError
 
 if TYPE_CHECKING:
     import argparse
 
+    from shim._common.redact import Redactor
     from shim._tools.report.model import Report
 
-__all__ = ["FORMATS", "main", "register", "render", "write"]
+__all__ = ["FORMATS", "SUFFIX_FORMATS", "main", "register", "render", "write"]
 
 #: The output formats, each rendered by the module of the same name in this package.
 FORMATS = ("text", "markdown", "json", "html")
 
-_SUFFIX_FORMATS = {
+SUFFIX_FORMATS = {
     ".html": "html",
     ".htm": "html",
     ".md": "markdown",
+    ".markdown": "markdown",
     ".json": "json",
     ".txt": "text",
 }
@@ -37,8 +42,14 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description=(
             "Read audit files (SHIM_AUDIT, one JSON record per line; gzip-compressed files "
             "too; '-' reads standard input) and list every call site with its calls, "
-            "commands, statuses, why it needed a shell, and the subprocess call to "
-            "replace it with. Corrupt lines are counted and skipped."
+            "commands, statuses and why it needed a shell, its source, and the subprocess "
+            "call derived from that source to replace it with. Corrupt lines and damaged "
+            "files are counted and the rest is reported (exit status 1)."
+        ),
+        epilog=(
+            "exit status: 0 the report covers every record; 1 it was written, but some "
+            "input was corrupt (skipped lines, damaged files); 2 bad usage or input, or a "
+            "record of a newer shim."
         ),
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="audit file(s) to read")
@@ -55,30 +66,74 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="write the report to OUT (default: standard output)",
     )
+    parser.add_argument(
+        "--source-root",
+        action="append",
+        default=None,
+        metavar="DIR",
+        help="read call sites' source only from regular files below DIR (repeatable; "
+        "default: the current directory)",
+    )
+    parser.add_argument(
+        "--redact",
+        action="append",
+        default=None,
+        metavar="PATTERN",
+        help="also mask what this regular expression matches in the source shown "
+        "(repeatable; SHIM_REDACT's patterns apply too)",
+    )
     parser.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    """``shim report``: read, render, write; exit status 0."""
+    """``shim report``: read, find the sources, render, write; 0, or 1 for corrupt input."""
     fmt: Optional[str] = args.format
     output: Optional[str] = args.output
     if output == "-":
         output = None
     if fmt is None:
         suffix = Path(output).suffix.lower() if output else ""
-        fmt = _SUFFIX_FORMATS.get(suffix, "text")
+        if suffix and suffix not in SUFFIX_FORMATS:
+            raise ReportError(
+                f"report: cannot tell the format of {oneline(output or '')} from its suffix "
+                f"{oneline(suffix)!r}: use --format ({', '.join(FORMATS)}) or a name ending "
+                + ", ".join(SUFFIX_FORMATS)
+            )
+        fmt = SUFFIX_FORMATS.get(suffix, "text")
     # The model, the reader and the formats are imported only here: every
     # other subcommand (``shim run`` above all) starts without them.
     from shim._tools.report.reader import read
+    from shim._tools.report.sources import Sources
 
     try:
+        redactor = _redactor(args.redact or [])
         _check_output(output)
         report = read(args.files)
+        report.attach_sources(Sources(args.source_root or ["."], redactor))
         text = render(report, fmt)
         write(text, output)
     except ReportError as exc:
         raise type(exc)(f"report: {exc}") from None
+    if report.incomplete:
+        say(
+            f"report: some input could not be read ({report.skipped} line(s) skipped, "
+            f"{len(report.damaged)} damaged file(s)); the report covers the rest"
+        )
+        return EXIT_FINDINGS
     return 0
+
+
+def _redactor(patterns: List[str]) -> Redactor:
+    """The masking the runtime applies: built-in rules, SHIM_REDACT, and --redact."""
+    from shim._common.redact import Redactor, compile_patterns
+
+    extra = [p for p in os.environ.get("SHIM_REDACT", "").split(";") if p.strip()]
+    try:
+        return Redactor(
+            compile_patterns(extra, "SHIM_REDACT") + compile_patterns(patterns, "--redact")
+        )
+    except ValueError as exc:
+        raise ReportError(str(exc)) from None
 
 
 def render(report: Report, fmt: str) -> str:

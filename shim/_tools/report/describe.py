@@ -9,45 +9,27 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Tuple
 
-from shim._tools.report.model import SHOW_COMMANDS, TRACK_COMMANDS, Site
+from shim._tools.escape import oneline
+from shim._tools.report.model import SHOW_COMMANDS, STATES, TRACK_COMMANDS, Site
 
 __all__ = [
     "count_text",
+    "damaged_text",
+    "distinct_text",
     "duration_text",
     "free_text",
     "mean_ms",
+    "no_suggestion_text",
     "oneline",
     "others_text",
     "percent_text",
     "shell_text",
     "shown_commands",
     "skipped_text",
+    "state_count_text",
+    "states_text",
     "status_text",
 ]
-
-_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
-
-
-def oneline(text: str) -> str:
-    """Return ``text`` on one line, control characters escaped (safe for a terminal).
-
-    Text without control characters is returned as it is.  Otherwise
-    backslashes are doubled as well, so that an escaped newline cannot be
-    mistaken for a backslash and an ``n`` in the command.
-    """
-    if text.isprintable():
-        return text
-    out = []
-    for char in text:
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif char.isprintable() or char == " ":
-            out.append(char)
-        else:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-    return "".join(out)
-
 
 def count_text(number: int) -> str:
     """``1,234``: a count with thousands separators."""
@@ -143,3 +125,36 @@ def skipped_text(summary: Dict[str, Any]) -> str:
     """How many lines were skipped, and why."""
     reasons = "; ".join(f"{r}: {count_text(n)}" for r, n in summary["skipped_reasons"].items())
     return f"{count_text(summary['skipped_lines'])} ({reasons})"
+
+
+def distinct_text(site: Site) -> str:
+    """How many distinct commands the site ran."""
+    count = len(site.commands)
+    if site.commands.evicted:
+        return f"more than {TRACK_COMMANDS} distinct"
+    return f"{count_text(count)} distinct"
+
+
+def no_suggestion_text(site: Site) -> str:
+    """Why a site has no suggestion (the commands that ran are never turned into code)."""
+    return f"no suggestion: {site.source_reason}; the commands above are what ran"
+
+
+#: A count of sites in each state, as words ("2 need a shell").
+STATE_COUNTS = {"needs a shell": "need a shell"}
+
+
+def state_count_text(state: str, count: int) -> str:
+    """``2 need a shell``: a number of sites in one state."""
+    return f"{count_text(count)} {STATE_COUNTS.get(state, state) if count != 1 else state}"
+
+
+def states_text(summary: Dict[str, Any]) -> str:
+    """``3 could drop the shell, 2 need a shell, ...``: sites by migration state."""
+    states = summary["states"]
+    return ", ".join(state_count_text(state, states[state]) for state in STATES)
+
+
+def damaged_text(damaged: Dict[str, str]) -> str:
+    """One damaged input file and why."""
+    return f"{damaged['file']}: {damaged['reason']}"

@@ -10,23 +10,31 @@ A record this model does not understand (a field missing or of the wrong
 type) is refused with the reason, which the reader counts as a skipped
 line.  A record of a newer schema version stops the report: its fields may
 mean something this version cannot know, and a silently wrong report is
-worse than none.
+worse than none.  Fields a record has beyond those read here are ignored;
+a call the shim refused (``"outcome": "refused"``, no status) counts as
+refused.
+
+The record's own ``suggestion`` is never shown: it is built from one
+command that ran, and pasted as code it would run that one command every
+time.  The suggestion comes from the call's source instead
+(:mod:`shim._tools.report.sources`).
 """
 
 from __future__ import annotations
 
 import importlib
-import linecache
 import math
 import signal
-from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from shim._common import schema as _schema
 from shim._tools.report.errors import NewerSchemaError
 from shim._tools.report.topk import TopK
 
-__all__ = ["Report", "Site"]
+if TYPE_CHECKING:
+    from shim._tools.report.sources import SiteSource, Sources
+
+__all__ = ["STATES", "Report", "Site"]
 
 #: Distinct commands tracked per site, and how many of them a report shows.
 TRACK_COMMANDS = 32
@@ -46,8 +54,17 @@ NOT_ANALYSED = "not analysed (shell analysis unavailable)"
 #: when they are there.  ``add`` spells them out for speed; this is where
 #: they meet the schema, so that a field renamed by the writer fails the
 #: import instead of turning every record into a skipped line.
-REQUIRED = ("v", "command", "shell", "shell_reason", "site", "status", "duration_ms", "suggestion")
-OPTIONAL = ("ts", "cwd", "exit_code", "signal", "core_dumped")
+REQUIRED = ("v", "command", "shell", "shell_reason", "site", "status", "duration_ms")
+OPTIONAL = ("ts", "cwd", "exit_code", "signal", "core_dumped", "suggestion")
+#: A refused call (shell="never") has "outcome": "refused" and no status.
+REFUSED = "refused"
+
+#: The states of a call site, for the summary picture, most advanced first.
+DROP_SHELL = "could drop the shell"
+NEEDS_SHELL = "needs a shell"
+REFUSED_STATE = "refused"
+NOT_RUN = "not run"
+STATES = (DROP_SHELL, NEEDS_SHELL, REFUSED_STATE, NOT_RUN)
 _unknown = sorted(set(REQUIRED + OPTIONAL).difference(_schema.FIELDS))
 if _unknown:  # pragma: no cover - the writer's schema and this reader disagree
     raise ImportError(f"the report reads fields the audit schema does not have: {_unknown}")
@@ -72,9 +89,11 @@ class Site:
         "max_ms",
         "meanings",
         "reasons",
+        "refused",
         "shell_free",
+        "source",
+        "source_reason",
         "statuses",
-        "suggestions",
         "total_ms",
     )
 
@@ -92,9 +111,13 @@ class Site:
         self.meanings: Dict[int, str] = {}
         self.reasons: Dict[str, int] = {}
         self.commands = TopK(TRACK_COMMANDS)
-        self.suggestions = TopK(8)
+        self.refused = 0
         self.first_ts: Optional[str] = None
         self.last_ts: Optional[str] = None
+        #: The call in the source, when the file could be read and the call found.
+        self.source: Optional[SiteSource] = None
+        #: Why there is no source (and so no suggestion).
+        self.source_reason = "the source was not looked up"
 
     @property
     def name(self) -> str:
@@ -102,28 +125,31 @@ class Site:
             return "(unknown site)"
         return f"{self.file}:{self.line}"
 
-    def source(self) -> str:
-        """Return the line as the file reads now ('' when the file is gone).
-
-        A relative file name is taken relative to the working directory of
-        the first call recorded at this site.
-        """
-        if self.file is None or self.line is None or self.line < 1:
-            return ""
-        path = Path(self.file)
-        if not path.is_absolute() and self.cwd:
-            path = Path(self.cwd) / path
-        try:
-            return linecache.getline(str(path), self.line).strip()
-        except Exception:  # a missing or odd file means no source line
-            return ""
+    def source_text(self) -> str:
+        """The call as the file reads now, all its lines, secrets masked ('' without source)."""
+        return self.source.text if self.source is not None else ""
 
     def suggestion(self) -> str:
-        top = self.suggestions.most_common(1)
-        return top[0][0] if top else ""
+        """The replacement derived from the source ('' without source)."""
+        return self.source.suggestion if self.source is not None else ""
 
     def needs_shell(self) -> int:
-        return self.calls - self.shell_free
+        return self.calls - self.shell_free - self.refused
+
+    @property
+    def suppressed(self) -> bool:
+        return self.source is not None and self.source.suppressed
+
+    @property
+    def state(self) -> str:
+        """Where the migration of this site stands (one of :data:`STATES`)."""
+        if self.calls == 0:
+            return NOT_RUN
+        if self.refused:
+            return REFUSED_STATE
+        if self.shell_free == self.calls:
+            return DROP_SHELL
+        return NEEDS_SHELL
 
 
 SiteKey = Tuple[Optional[str], Optional[int]]
@@ -182,6 +208,9 @@ class Report:
         self.skipped = 0
         self.skipped_reasons: Dict[str, int] = {}
         self.skipped_examples: List[str] = []
+        self.damaged: List[Tuple[str, str]] = []
+        #: Calls found in the source files of the report that no record shows.
+        self.not_run: List[Site] = []
         self._shell = _ShellCheck()
 
     def skip(self, name: str, number: int, reason: str) -> None:
@@ -210,7 +239,6 @@ class Report:
             where = record["site"]
             status = record["status"]
             duration = record["duration_ms"]
-            suggestion = record["suggestion"]
         except KeyError as exc:
             return f'missing field "{exc.args[0]}"'
         if type(version) is not int or version != _schema.VERSION:
@@ -221,14 +249,15 @@ class Report:
             return 'invalid field "shell"'
         if reason is not None and type(reason) is not str:
             return 'invalid field "shell_reason"'
+        refused = False
         if type(status) is not int:
-            return 'invalid field "status"'
+            refused = status is None and record.get("outcome") == REFUSED
+            if not refused:
+                return 'invalid field "status"'
         if type(duration) is not float and type(duration) is not int:
             return 'invalid field "duration_ms"'
         if not _NEG_INF < duration < _INF:  # also refuses NaN
             return 'invalid field "duration_ms"'
-        if suggestion is not None and type(suggestion) is not str:
-            return 'invalid field "suggestion"'
         if where is None:
             key: SiteKey = (None, None)
             function = None
@@ -252,15 +281,19 @@ class Report:
             site.cwd = cwd if type(cwd) is str else None
         self.calls += 1
         site.calls += 1
+        if refused:
+            status = REFUSED
+            site.refused += 1
         statuses = site.statuses
         if status in statuses:
             statuses[status] += 1
         elif len(statuses) < MAX_STATUSES:
             statuses[status] = 1
-            site.meanings[status] = _meaning(record, status)
+            if not refused:
+                site.meanings[status] = _meaning(record, status)
         else:
             statuses[OTHER] = statuses.get(OTHER, 0) + 1
-        if status != 0:
+        if status != 0 and not refused:
             site.failures += 1
         site.total_ms += duration
         if duration > site.max_ms:  # noqa: PLR1730 - max() costs a call per record
@@ -274,7 +307,12 @@ class Report:
             elif ts > site.last_ts:  # type: ignore[operator]
                 site.last_ts = ts
 
-        if not shell:
+        if refused:
+            reasons = site.reasons
+            refusal = f"refused: {reason}" if reason else "refused"
+            if refusal in reasons or len(reasons) < MAX_REASONS:
+                reasons[refusal] = reasons.get(refusal, 0) + 1
+        elif not shell:
             site.shell_free += 1
         else:
             why = reason if reason is not None else self._shell.reason(command)
@@ -289,8 +327,6 @@ class Report:
                 else:
                     reasons[OTHER] = reasons.get(OTHER, 0) + 1
         site.commands.add(command if len(command) <= MAX_TEXT else _cut(command))
-        if suggestion:
-            site.suggestions.add(suggestion if len(suggestion) <= MAX_TEXT else _cut(suggestion))
         return None
 
     @staticmethod
@@ -304,33 +340,63 @@ class Report:
             )
         return f"unknown schema version {version}"
 
+    def damage(self, name: str, reason: str) -> None:
+        """Count an input file that could not be read to its end."""
+        self.damaged.append((name, reason))
+
+    def attach_sources(self, sources: Sources) -> None:
+        """Find each site's call in its source file; add the calls of those files that never ran."""
+        for site in list(self.sites.values()):
+            sources.attach(site)
+        self.not_run = sources.not_run(self.sites.values())
+
     def ranked(self) -> List[Site]:
-        """Return the sites, busiest first (then by file and line)."""
+        """Return the sites, busiest first (then by file and line); suppressed ones left out."""
         return sorted(
-            self.sites.values(),
+            (site for site in self.sites.values() if not site.suppressed),
             key=lambda s: (-s.calls, s.file is None, s.file or "", s.line or 0),
         )
 
+    def suppressed_sites(self) -> List[Site]:
+        return [site for site in self.sites.values() if site.suppressed]
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether some input could not be read: skipped lines or damaged files."""
+        return bool(self.skipped or self.damaged)
+
     def summary(self) -> Dict[str, Any]:
-        sites = list(self.sites.values())
+        sites = self.ranked()
+        calls = sum(s.calls for s in sites)
         free_calls = sum(s.shell_free for s in sites)
+        refused = sum(s.refused for s in sites)
         unknown = sum(s.reasons.get(NOT_ANALYSED, 0) for s in sites)
         stamps = [s.first_ts for s in sites if s.first_ts] + [s.last_ts for s in sites if s.last_ts]
+        states = dict.fromkeys(STATES, 0)
+        for site in [*sites, *self.not_run]:
+            states[site.state] += 1
+        suppressed = self.suppressed_sites()
         return {
             "files": list(self.files),
             "sites": len(sites),
-            "calls": self.calls,
+            "calls": calls,
             "failures": sum(s.failures for s in sites),
+            "refused_calls": refused,
             "shell_free_calls": free_calls,
             "shell_free_sites": sum(1 for s in sites if s.calls and s.shell_free == s.calls),
-            "needs_shell_calls": self.calls - free_calls - unknown,
+            "needs_shell_calls": calls - free_calls - unknown - refused,
             "not_analysed_calls": unknown,
+            "states": states,
+            "not_run_sites": len(self.not_run),
+            "suppressed_sites": len(suppressed),
+            "suppressed_calls": sum(s.calls for s in suppressed),
             "total_duration_ms": sum((s.total_ms for s in sites), 0.0),
             "first_ts": min(stamps) if stamps else None,
             "last_ts": max(stamps) if stamps else None,
             "skipped_lines": self.skipped,
             "skipped_reasons": dict(sorted(self.skipped_reasons.items(), key=lambda kv: -kv[1])),
             "skipped_examples": list(self.skipped_examples),
+            "damaged_files": [{"file": name, "reason": why} for name, why in self.damaged],
         }
 
 

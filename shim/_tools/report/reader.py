@@ -6,6 +6,13 @@ on the number of records.  Lines longer than :data:`MAX_LINE` are skipped
 without being held in memory.  A line that is not a record the model
 understands (not JSON, not an object, a field missing or of the wrong type)
 is counted and skipped.
+
+A record cut short (a crash, a full disk) and the record appended after it
+end up on one line.  The reader resynchronises: it finds where the next
+record starts inside the bad line (every record starts with ``{"v":``) and
+folds that record in, counting only the torn part.  A compressed file that
+is cut short or damaged is counted as damaged; the records read from it
+until then, and the other files, are still reported.
 """
 
 from __future__ import annotations
@@ -15,8 +22,9 @@ import gzip
 import json
 import os
 import sys
+import zlib
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Optional, Tuple
+from typing import IO, Any, Iterable, Iterator, Optional, Tuple
 
 from shim._tools.report.errors import NewerSchemaError, ReportError
 from shim._tools.report.model import Report
@@ -58,10 +66,12 @@ def check_inputs(paths: Iterable[str]) -> None:
 def _read_one(report: Report, path: str) -> None:
     try:
         read_file(report, path)
-    except (EOFError, gzip.BadGzipFile) as exc:
-        raise ReportError(f"{path}: damaged gzip file: {exc}") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        report.damage(path, f"damaged gzip file ({exc or 'cut short'}); records before it counted")
     except OSError as exc:
-        raise ReportError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if isinstance(exc, ReportError):
+            raise
+        report.damage(path, f"cannot read: {exc.strerror or exc}")
 
 
 def read_file(report: Report, path: str) -> None:
@@ -90,8 +100,11 @@ def read_stream(report: Report, stream: IO[bytes], name: str) -> None:
             record = loads(line.decode("utf-8"))
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             if line.strip():
-                report.skip(name, number, "not valid JSON")
-            continue
+                record = _resynchronise(report, line, name, number)
+                if record is None:
+                    continue
+            else:
+                continue
         if not isinstance(record, dict):
             report.skip(name, number, "not a JSON object")
             continue
@@ -101,6 +114,33 @@ def read_stream(report: Report, stream: IO[bytes], name: str) -> None:
             raise NewerSchemaError(f"{name}:{number}: {exc}") from None
         if problem is not None:
             report.skip(name, number, problem)
+
+
+_RECORD_START = b'{"v":'
+
+
+def _resynchronise(report: Report, line: bytes, name: str, number: int) -> Optional[Any]:
+    """The record that starts inside a line that is not JSON, if there is one.
+
+    A torn record has no line break, so the next record written after it
+    continues its line.  Each place where a record could start is tried,
+    from the left: the first from which the rest of the line is one JSON
+    object is that record, and only what came before it is counted as
+    skipped.
+    """
+    start = line.find(_RECORD_START, 1)
+    while start > 0:
+        try:
+            record = json.loads(line[start:].decode("utf-8"))
+        except (ValueError, RecursionError):
+            start = line.find(_RECORD_START, start + 1)
+            continue
+        if isinstance(record, dict):
+            report.skip(name, number, "torn record (the record after it was kept)")
+            return record
+        start = line.find(_RECORD_START, start + 1)
+    report.skip(name, number, "not valid JSON")
+    return None
 
 
 def _lines(stream: IO[bytes]) -> Iterator[Tuple[int, Optional[bytes]]]:

@@ -17,14 +17,28 @@ from __future__ import annotations
 import ast
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
-__all__ = ["FUNCTIONS", "SUBPROCESS", "Binder", "Resolver", "Scope", "constant_str"]
+__all__ = [
+    "FUNCTIONS",
+    "STATUS_FUNCTIONS",
+    "SUBPROCESS",
+    "SYS_EXIT",
+    "Binder",
+    "Resolver",
+    "Scope",
+    "constant_str",
+]
 
 # The modules that are os under another name, the functions looked for,
 # and the kinds of value a name can be bound to.
 _OS_MODULES = frozenset({"os", "posix", "nt"})
 FUNCTIONS = ("system", "popen")
+#: Functions of os that a rewrite recognises around os.system's status.
+STATUS_FUNCTIONS = ("WEXITSTATUS", "waitstatus_to_exitcode")
+_OS_NAMES = frozenset(FUNCTIONS + STATUS_FUNCTIONS)
 _OS = "os"
 SUBPROCESS = "subprocess"
+_SYS = "sys"
+SYS_EXIT = "sys.exit"
 
 # A binding is a kind ("os", "system", "popen", "subprocess", or "" for
 # anything else) or an alias: the expression assigned to the name and the
@@ -134,7 +148,12 @@ class Binder(ast.NodeVisitor):
                     for function in FUNCTIONS:
                         self.bind(function, function)
                 continue
-            kind = alias.name if from_os and alias.name in FUNCTIONS else ""
+            if from_os and alias.name in _OS_NAMES:
+                kind = alias.name
+            elif node.level == 0 and node.module == _SYS and alias.name == "exit":
+                kind = SYS_EXIT
+            else:
+                kind = ""
             self.bind(alias.asname or alias.name, kind)
 
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -258,6 +277,8 @@ def _module_kind(name: str) -> str:
         return _OS
     if name == SUBPROCESS:
         return SUBPROCESS
+    if name == _SYS:
+        return _SYS
     return ""
 
 
@@ -288,8 +309,10 @@ class Resolver:
         if isinstance(node, ast.Name):
             return self.name_kinds(node.id, scope, depth) or set()
         if isinstance(node, ast.Attribute):
-            if node.attr in FUNCTIONS and _OS in self.kinds(node.value, scope, depth + 1):
+            if node.attr in _OS_NAMES and _OS in self.kinds(node.value, scope, depth + 1):
                 return {node.attr}
+            if node.attr == "exit" and _SYS in self.kinds(node.value, scope, depth + 1):
+                return {SYS_EXIT}
             return set()
         if isinstance(node, ast.Call):
             return self._call_kinds(node, scope, depth)

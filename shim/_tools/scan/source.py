@@ -5,24 +5,14 @@ from __future__ import annotations
 import io
 import re
 import tokenize
-from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional
 
 if TYPE_CHECKING:
     import ast
 
-__all__ = ["char_column", "collapse", "decode_source", "read_source", "segment", "split_lines"]
+__all__ = ["char_column", "collapse", "decode_source", "segment", "split_lines"]
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def read_source(path: str) -> str:
-    """Read a Python file and decode it the way the interpreter does.
-
-    Raises :class:`OSError` when it cannot be read and :class:`SyntaxError`
-    (or :class:`UnicodeDecodeError`) when its encoding is broken.
-    """
-    return decode_source(Path(path).read_bytes())
 
 
 def decode_source(data: bytes) -> str:
@@ -56,7 +46,7 @@ def segment(lines: List[str], node: ast.expr) -> Optional[str]:
 
 def char_column(lines: List[str], line: int, byte_offset: int) -> int:
     """Turn the byte offset ``ast`` gives into a column in characters."""
-    # ast counts columns in UTF-8 bytes, editors and libcst in characters.
+    # ast counts columns in UTF-8 bytes, editors and shim fix in characters.
     if not 0 < line <= len(lines):
         return byte_offset
     return len(lines[line - 1].encode("utf-8")[:byte_offset].decode("utf-8", "replace"))

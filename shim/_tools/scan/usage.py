@@ -1,17 +1,37 @@
-"""How a program uses the status of a call: whether a rewrite can keep its behaviour.
+"""How a program uses what a call returns: what a rewrite must give it back.
 
-A statement ignores the status; a truth test or a comparison with ``0``
-only asks whether it is zero, which ``returncode`` answers the same way.
-Every other use (stored, returned, shifted, passed on) needs the wait
-status itself, and the reason is given.
+For ``os.system`` the status: discarded (a statement), only tested for
+truth or compared with ``0`` (which ``returncode`` answers the same way),
+shifted by 8 or passed to ``os.WEXITSTATUS`` (the exit code),
+passed to ``os.waitstatus_to_exitcode`` (which is ``returncode``), or used
+as the number itself (stored, returned, passed on, given to ``sys.exit``),
+which a rewrite rebuilds from ``returncode``.
+
+For ``os.popen`` the file object: read whole, by lines, line by line or
+iterated (then ``Popen(...).stdout`` is the same object), or written to;
+a file object that is kept is left alone, because its ``close()`` waits for
+the command and returns its status.
 """
 
 from __future__ import annotations
 
 import ast
-from typing import Dict, Optional, Tuple
+from typing import Callable, Dict, Optional, Tuple
 
-__all__ = ["parent_map", "status_usage"]
+__all__ = ["parent_map", "popen_usage", "status_usage", "system_usage", "value_use"]
+
+#: Usages of os.system's status, and the expression a rewrite replaces for each.
+STATEMENT = "statement"
+TRUTH = "truth"
+ZERO = "zero"
+SHIFTED = "shifted"
+EXIT_STATUS = "exit-status"
+EXIT_CODE = "exit-code"
+EXIT = "exit"
+VALUE = "value"
+
+_READERS = frozenset(("read", "readline", "readlines"))
+_WRITERS = frozenset(("write", "writelines"))
 
 
 def parent_map(tree: ast.AST) -> Dict[ast.AST, ast.AST]:
@@ -72,6 +92,80 @@ def status_usage(
     if parent is not None and _compared_with_zero(node, parent):
         return "zero", None
     return None, _refusal(parent)
+
+
+def system_usage(
+    node: ast.Call,
+    parents: Dict[ast.AST, ast.AST],
+    status_function: Callable[[ast.Call], Optional[str]],
+) -> Tuple[str, ast.AST]:
+    """How the status of ``node`` is used, and the expression a rewrite replaces.
+
+    ``status_function(call)`` names the function a call calls when it is
+    ``os.WEXITSTATUS``, ``os.waitstatus_to_exitcode`` or ``sys.exit``.
+    """
+    usage, refusal = status_usage(node, parents)
+    if usage is not None:
+        return usage, node
+    del refusal
+    parent = parents.get(node)
+    if (
+        isinstance(parent, ast.BinOp)
+        and isinstance(parent.op, ast.RShift)
+        and parent.left is node
+        and isinstance(parent.right, ast.Constant)
+        and type(parent.right.value) is int
+        and parent.right.value == 8
+    ):
+        return SHIFTED, parent
+    if isinstance(parent, ast.Call) and parent.args == [node] and not parent.keywords:
+        called = status_function(parent)
+        if called == "WEXITSTATUS":
+            return EXIT_STATUS, parent
+        if called == "waitstatus_to_exitcode":
+            return EXIT_CODE, parent
+        if called == "sys.exit":
+            return EXIT, node
+    return VALUE, node
+
+
+def value_use(node: ast.AST, parents: Dict[ast.AST, ast.AST]) -> str:
+    """Say how a status used as a number is used ("stored in a variable", ...)."""
+    return _refusal(parents.get(node))
+
+
+def popen_usage(
+    node: ast.Call, parents: Dict[ast.AST, ast.AST], mode: str
+) -> Tuple[Optional[str], Optional[ast.AST], Optional[str]]:
+    """``(usage, node the run() form replaces, None)`` or ``(None, None, why not)``.
+
+    The usage is the method called on the file object (``read``,
+    ``readlines``, ``write``, ...) or ``iterate``.  Only a whole ``read()``
+    can become ``subprocess.run(...).stdout``; the node returned is then
+    that ``read()`` call.
+    """
+    parent = parents.get(node)
+    methods = _WRITERS if mode.startswith("w") else _READERS
+    if isinstance(parent, ast.Attribute) and parent.value is node and parent.attr in methods:
+        call = parents.get(parent)
+        if isinstance(call, ast.Call) and call.func is parent:
+            if parent.attr == "read" and not (call.args or call.keywords):
+                return "read", call, None
+            return parent.attr, None, None
+    if not mode.startswith("w"):
+        if isinstance(parent, (ast.For, ast.AsyncFor)) and parent.iter is node:
+            return "iterate", None, None
+        if isinstance(parent, ast.comprehension) and parent.iter is node:
+            return "iterate", None, None
+    if isinstance(parent, ast.withitem):
+        return None, None, "the file object is used in a with statement: its close() waits"
+    if isinstance(parent, (ast.Assign, ast.AnnAssign, ast.NamedExpr)):
+        return (
+            None,
+            None,
+            "the file object is kept: its close() waits for the command and returns its status",
+        )
+    return None, None, "the file object is used in a way a rewrite cannot follow"
 
 
 def _refusal(parent: Optional[ast.AST]) -> str:

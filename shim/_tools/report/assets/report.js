@@ -1,49 +1,78 @@
+// shim report: filter and sort the call sites, offline.  #sort=KEY and
+// #filter=TEXT in the address set both on load; <main> gets data-ready="yes".
 (function () {
   "use strict";
-  var table = document.getElementById("sites");
-  if (!table || !table.tHead || !table.tBodies.length) { return; }
-  var heads = table.tHead.rows[0].cells;
-  var body = table.tBodies[0];
-  function key(row, index, numeric) {
-    var cell = row.cells[index];
-    var value = cell.getAttribute("data-v");
-    if (value === null) { value = cell.textContent; }
-    return numeric ? parseFloat(value) : value.toLowerCase();
-  }
-  function sortBy(index, descending) {
-    var numeric = heads[index].getAttribute("data-type") === "num";
-    var rows = Array.prototype.slice.call(body.rows);
-    var sign = descending ? -1 : 1;
-    rows.sort(function (a, b) {
-      var x = key(a, index, numeric), y = key(b, index, numeric);
-      var order = x < y ? -1 : (x > y ? 1 : 0);
-      if (order === 0) {
-        return Number(a.getAttribute("data-rank")) - Number(b.getAttribute("data-rank"));
-      }
-      return sign * order;
-    });
-    for (var i = 0; i < rows.length; i++) { body.appendChild(rows[i]); }
-    for (var j = 0; j < heads.length; j++) { heads[j].removeAttribute("aria-sort"); }
-    heads[index].setAttribute("aria-sort", descending ? "descending" : "ascending");
-    table.setAttribute("data-sorted", heads[index].getAttribute("data-key") + ":" +
-      (descending ? "desc" : "asc"));
-  }
-  function find(name) {
-    for (var i = 0; i < heads.length; i++) {
-      if (heads[i].getAttribute("data-key") === name) { return i; }
-    }
-    return -1;
-  }
-  Array.prototype.forEach.call(heads, function (head, index) {
-    var button = head.querySelector("button");
-    if (!button) { return; }
-    button.addEventListener("click", function () {
-      var descending = head.getAttribute("aria-sort") === "ascending" ||
-        (head.getAttribute("aria-sort") === null && head.getAttribute("data-type") === "num");
-      sortBy(index, descending);
+  var root = document.getElementById("sites");
+  var filter = document.getElementById("filter");
+  var sort = document.getElementById("sort");
+  var shown = document.getElementById("shown");
+  if (!root || !filter || !sort) { return; }
+  var sections = Array.prototype.slice.call(root.querySelectorAll("section.file"));
+  var order = 0;
+  sections.forEach(function (section) {
+    section.setAttribute("data-order", String(order++));
+    Array.prototype.forEach.call(section.querySelectorAll("article.site"), function (site) {
+      site.setAttribute("data-order", String(order++));
     });
   });
-  var wanted = /^#sort=([a-z_]+)(?::(asc|desc))?$/.exec(window.location.hash);
-  if (wanted && find(wanted[1]) >= 0) { sortBy(find(wanted[1]), wanted[2] === "desc"); }
-  table.setAttribute("data-sortable", "ready");
+
+  function num(element, key) {
+    var value = parseFloat(element.getAttribute("data-" + key));
+    return isNaN(value) ? 0 : value;
+  }
+  function byKey(key, sectionLevel) {
+    return function (a, b) {
+      var diff;
+      if (key === "name") {
+        if (sectionLevel) {
+          var x = a.getAttribute("data-name"), y = b.getAttribute("data-name");
+          diff = x < y ? -1 : (x > y ? 1 : 0);
+        } else {
+          diff = num(a, "line") - num(b, "line");
+        }
+      } else {
+        diff = num(b, key) - num(a, key);
+      }
+      return diff !== 0 ? diff : num(a, "order") - num(b, "order");
+    };
+  }
+  function applySort(key) {
+    sections.sort(byKey(key, true));
+    sections.forEach(function (section) {
+      var sites = Array.prototype.slice.call(section.querySelectorAll("article.site"));
+      sites.sort(byKey(key, false));
+      sites.forEach(function (site) { section.appendChild(site); });
+      root.appendChild(section);
+    });
+    root.setAttribute("data-sorted", key);
+  }
+  function applyFilter(text) {
+    var words = text.toLowerCase().split(/\s+/).filter(function (w) { return w.length > 0; });
+    var visible = 0, total = 0;
+    sections.forEach(function (section) {
+      var any = false;
+      Array.prototype.forEach.call(section.querySelectorAll("article.site"), function (site) {
+        total += 1;
+        var text = site.getAttribute("data-text") || "";
+        var match = words.every(function (word) { return text.indexOf(word) >= 0; });
+        site.hidden = !match;
+        if (match) { any = true; visible += 1; }
+      });
+      section.hidden = !any;
+    });
+    if (shown) { shown.textContent = visible + " of " + total + " sites"; }
+    root.setAttribute("data-visible", String(visible));
+  }
+
+  filter.addEventListener("input", function () { applyFilter(filter.value); });
+  sort.addEventListener("change", function () { applySort(sort.value); });
+  var wantedSort = /[#&]sort=([a-z]+)/.exec(window.location.hash);
+  if (wantedSort && sort.querySelector('option[value="' + wantedSort[1] + '"]')) {
+    sort.value = wantedSort[1];
+  }
+  var wantedFilter = /[#&]filter=([^&]*)/.exec(window.location.hash);
+  if (wantedFilter) { filter.value = decodeURIComponent(wantedFilter[1]); }
+  applySort(sort.value);
+  applyFilter(filter.value);
+  root.setAttribute("data-ready", "yes");
 }());

@@ -1,0 +1,1 @@
+"""An incremental backup tool in the style of the rsync-era Python tools."""

@@ -1,0 +1,1 @@
+"""A CAD toolkit: meshes in, printable parts out."""

@@ -1,0 +1,1 @@
+"""A chemistry toolkit around Open Babel and friends."""

@@ -1,0 +1,1 @@
+"""A phylogenetics toolkit: align, build trees, bootstrap, draw."""

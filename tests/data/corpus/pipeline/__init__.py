@@ -1,0 +1,1 @@
+"""A small workflow framework: tasks are shell commands with inputs and outputs."""
