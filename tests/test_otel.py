@@ -565,3 +565,38 @@ def test_propagation_is_opt_in_at_start_up(tmp_path: Path) -> None:
     report, _ = run_child(code, tmp_path, SHIM_ENABLE="1", SHIM_OTEL="1", SHIM_OTEL_PROPAGATE="1")
     (span,) = shim_spans(report)
     assert report["traceparent"].split("-")[2] == span["span_id"]
+
+
+def test_instrumentor_entry_point_is_registered() -> None:
+    """The package's metadata names shim.otel:ShimInstrumentor in the opentelemetry_instrumentor group."""
+    from importlib.metadata import entry_points
+
+    every = entry_points()
+    group = "opentelemetry_instrumentor"
+    entries = every.select(group=group) if hasattr(every, "select") else every.get(group, ())
+    found = {e.name: e.value for e in entries}
+    assert found.get("shim") == "shim.otel:ShimInstrumentor"
+
+
+@needs_sdk
+def test_instrumentor_switches_telemetry_on_and_back(tmp_path: Path) -> None:
+    """instrument() installs with otel=True; uninstrument() puts back the shim as it was."""
+    if not _importable("opentelemetry.instrumentation"):
+        pytest.skip("opentelemetry-instrumentation is not installed")
+    code = """
+        import shim
+        from shim._runtime import lifecycle
+        from shim.otel import ShimInstrumentor
+        shim.install(capture="tee")
+        ShimInstrumentor().instrument()
+        during = lifecycle.settings()
+        os.system("true")
+        ShimInstrumentor().uninstrument()
+        after = lifecycle.settings()
+        report(during=[during.otel, during.capture], after=[after.otel, after.capture])
+    """
+    report, _ = run_child(code, tmp_path)
+    # install() with otel=True alone reads the other settings from SHIM_* (unset here).
+    assert report["during"] == [True, "off"]
+    assert report["after"] == [False, "off"]
+    assert len(shim_spans(report)) == 1
