@@ -157,6 +157,17 @@ def test_bad_keyword_raises_config_error(option: str) -> None:
     assert not shim.is_installed()
 
 
+def test_shim_run_sets_the_variables() -> None:
+    """`shim run --otel --otel-propagate` passes SHIM_OTEL=1 and SHIM_OTEL_PROPAGATE=1 to the program."""
+    code = "import os; print(os.environ.get('SHIM_OTEL'), os.environ.get('SHIM_OTEL_PROPAGATE'))"
+    argv = [sys.executable, "-m", "shim", "run", "--otel", "--otel-propagate", "--", sys.executable, "-c", code]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=child_env(), check=False)
+    assert proc.stdout.split() == ["1", "1"], proc.stderr
+    argv = [sys.executable, "-m", "shim", "run", "--", sys.executable, "-c", code]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=child_env(), check=False)
+    assert proc.stdout.split() == ["None", "None"], proc.stderr
+
+
 # --- nothing imported before the first call ------------------------------------------------------
 
 
