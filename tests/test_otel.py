@@ -611,3 +611,18 @@ def test_instrumentor_switches_telemetry_on_and_back(tmp_path: Path) -> None:
     assert report["during"] == [True, "off"]
     assert report["after"] == [False, "off"]
     assert len(shim_spans(report)) == 1
+
+
+@needs_sdk
+def test_no_configurator_for_the_exporter_variables_gives_one_warning(tmp_path: Path) -> None:
+    """OTEL_TRACES_EXPORTER set but no configurator to read it: one warning, the calls run."""
+    code = """
+        import shim
+        shim.install(otel=True)
+        print([os.system("exit 3"), os.system("true")])
+    """
+    _, proc = run_child(code, tmp_path, sdk=False, OTEL_TRACES_EXPORTER="console",
+                        OTEL_PYTHON_CONFIGURATOR="no_such_configurator")
+    assert proc.stdout.split() == ["[768,", "0]"]
+    found = warnings_in(proc.stderr)
+    assert len(found) == 1 and "no OpenTelemetry configurator" in found[0], proc.stderr

@@ -29,11 +29,12 @@ process.  It blocks every asynchronous signal, so that a signal meant for
 the program reaches the main thread as it would without the shim.
 
 When the program set up no provider but names an exporter in the standard
-variables (``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER``), the
-telemetry thread sets OpenTelemetry up from those variables through the
-installed configurator (the ``opentelemetry_configurator`` entry point,
-from ``opentelemetry-distro``), as ``opentelemetry-instrument`` would at
-start-up, without touching the environment.
+variables (``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER``), the first
+call sets OpenTelemetry up from those variables through the installed
+configurator (the ``opentelemetry_configurator`` entry point, from
+``opentelemetry-distro``), as ``opentelemetry-instrument`` does at
+start-up, without touching the environment.  In the calling thread: the
+SDK registers its exit handler then, and an exiting program refuses that.
 
 Imported only when ``SHIM_OTEL`` is on; importable on Python 3.6, where
 the API cannot be installed (the first call then warns once).
@@ -120,7 +121,7 @@ class Telemetry:
     def begin(self, call: "Call") -> None:
         """Note the caller's context (and, propagating, start the span); never raises."""
         bridge = BRIDGE
-        if not bridge.ready(self.propagate):
+        if not bridge.ready():
             return
         try:
             begun = Begun(bridge.current_context(), int(call.started * 1e9))
@@ -210,7 +211,7 @@ class _Bridge:
     environment) take :attr:`lock`.
     """
 
-    __slots__ = ("api", "lock", "set_up_pending", "state", "worker")
+    __slots__ = ("api", "lock", "state", "worker")
 
     def __init__(self) -> None:
         self.state = _NEW
@@ -219,12 +220,10 @@ class _Bridge:
         # call os.system in this thread.
         self.lock = _thread.RLock()  # type: ignore[attr-defined]  # typeshed: 3.13+
         self.worker: Optional[_Worker] = None
-        #: Set up OpenTelemetry from the environment before the next call is recorded.
-        self.set_up_pending = False
 
     # -- in the calling thread ---------------------------------------------------------
 
-    def ready(self, propagate: bool) -> bool:
+    def ready(self) -> bool:
         """Whether this call is to be recorded; gets ready on the way (imports, set-up)."""
         state = self.state
         if state is _LIVE:
@@ -262,13 +261,11 @@ class _Bridge:
                     "until the program sets up a provider",
                 )
                 return False
+            # Here, not in the telemetry thread: the SDK registers its own
+            # exit handler, which a program that is already exiting refuses.
             self.state = _LIVE
-            if propagate:
-                # The span must exist before the command starts.
-                self.set_up_from_environment()
-            else:
-                self.set_up_pending = True
-            return True
+            self.set_up_from_environment()
+            return self.state is _LIVE
         return False
 
     def current_context(self) -> Any:
@@ -323,9 +320,6 @@ class _Bridge:
             if self.state is not _LIVE:
                 return None
             worker = _Worker()
-            if self.set_up_pending:
-                self.set_up_pending = False
-                worker.queue.put((self.set_up_from_environment, ()))
             try:
                 worker.start()
             except RuntimeError:  # the interpreter is shutting down: no new threads
@@ -337,7 +331,7 @@ class _Bridge:
         atexit.register(_at_exit)
         return worker
 
-    # -- in the telemetry thread (or the calling thread, when propagating) -------------
+    # -- in the calling thread, once ----------------------------------------------------
 
     def set_up_from_environment(self) -> None:
         """Set OpenTelemetry up from ``OTEL_*`` variables, as ``opentelemetry-instrument`` does."""
@@ -369,6 +363,8 @@ class _Bridge:
 
         atexit.unregister(_at_exit)
         atexit.register(_at_exit)
+
+    # -- in the telemetry thread -----------------------------------------------------------
 
     def record(self, call: "Call", session: "Session") -> None:
         """Create the span of a finished call and record its metrics."""
@@ -406,13 +402,15 @@ class _Bridge:
             api.calls.add(1, metric)
             api.durations.record(call.duration, metric)
 
-    # -- fork and exit ---------------------------------------------------------------------
+    # -- fork ----------------------------------------------------------------------------------
 
     def after_fork_in_child(self) -> None:
         # The thread does not exist in the child, and what the parent had
         # queued is the parent's to record.
         self.lock = _thread.RLock()  # type: ignore[attr-defined]  # typeshed: 3.13+
         self.worker = None
+
+    # -- at exit, and for tests ------------------------------------------------------------
 
     def flush(self, timeout: float, *, closing: bool = False) -> bool:
         """Wait until the telemetry thread has handed over what is queued; ``False`` if stuck.
