@@ -365,10 +365,14 @@ def test_attributes_of_a_signal_and_a_missing_command(calls: Dict[str, Any]) -> 
 
 @needs_sdk
 def test_command_line_is_masked_exactly_as_in_the_audit_trail(calls: Dict[str, Any]) -> None:
-    """process.command_line (and command_args) hold the audit record's masked text, never the secret."""
+    """The command line, argv, directory and site hold the audit record's masked text, never the secret."""
     for record in calls["audit"]:
         span = next(s for s in calls["by_name"].values() if s["attributes"]["process.command_line"] == record["command"])
-        assert span["attributes"].get("process.command_args") == record["argv"]
+        attributes = span["attributes"]
+        assert attributes.get("process.command_args") == record["argv"]
+        assert attributes["process.working_directory"] == record["cwd"]
+        assert attributes["code.file.path"] == record["site"]["file"]
+        assert attributes["shim.status"] == record["status"]
     text = json.dumps(calls["spans"]) + json.dumps(calls["metrics"])
     assert "hunter2" not in text
     assert "***" in calls["by_name"]["secret"]["attributes"]["process.command_line"]
@@ -626,3 +630,26 @@ def test_no_configurator_for_the_exporter_variables_gives_one_warning(tmp_path: 
     assert proc.stdout.split() == ["[768,", "0]"]
     found = warnings_in(proc.stderr)
     assert len(found) == 1 and "no OpenTelemetry configurator" in found[0], proc.stderr
+
+
+@needs_sdk
+def test_first_calls_from_many_threads_at_once(tmp_path: Path) -> None:
+    """Eight threads whose first calls race: eight spans, the instruments made once (the SDK says nothing)."""
+    code = """
+        import threading
+        import shim
+        shim.install(otel=True)
+        barrier = threading.Barrier(8)
+        statuses = []
+        def work(i):
+            barrier.wait()
+            statuses.append(os.system("exit %d" % i))
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        report(statuses=sorted(statuses))
+    """
+    report, proc = run_child(code, tmp_path)
+    assert report["statuses"] == [i << 8 for i in range(8)]
+    assert len(shim_spans(report)) == 8
+    assert proc.stderr == ""

@@ -12,10 +12,10 @@ Who does what, and in which thread:
   context the command gets in ``TRACEPARENT`` and ``TRACESTATE``.
 * The calling thread, once the call has finished (:meth:`Telemetry.finish`):
   hands the call over to the shim's telemetry thread; one queue put.
-* The telemetry thread (``shim-otel``, one per process): builds the call's
-  record (the audit trail's: the command is masked exactly as there),
-  creates the span with the command's start and end times, and records the
-  metrics.
+* The telemetry thread (``shim-otel``, one per process): takes the call's
+  fields as the audit record has them (the command masked exactly as
+  there), creates the span with the command's start and end times, and
+  records the metrics.
 
 Why a thread of its own: the span processors, samplers and exporters are
 the program's.  A synchronous processor (``SimpleSpanProcessor``) exports
@@ -47,8 +47,8 @@ import signal
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-from shim._common import platform, redact
-from shim._runtime import publish, warn
+from shim._common import platform, redact, status
+from shim._runtime import warn
 
 if TYPE_CHECKING:
     from shim._common.settings import Settings
@@ -62,6 +62,7 @@ __all__ = [
     "Telemetry",
     "classify",
     "environment",
+    "facts",
     "flush",
     "span_attributes",
 ]
@@ -144,6 +145,7 @@ class _Api:
         "calls",
         "client",
         "context",
+        "counts",
         "durations",
         "error",
         "metrics",
@@ -170,7 +172,13 @@ class _Api:
         # are proxies, which follow it once it has.
         self.tracer = trace.get_tracer(SCOPE, __version__)
         meter = metrics.get_meter(SCOPE, __version__)
-        self.calls = meter.create_counter(CALLS, unit="{call}", description="os.system calls")
+        # The count is asynchronous: the telemetry thread adds to a dict, the
+        # SDK reads it when it collects.  A synchronous counter would cost
+        # each call about as much as the histogram does.
+        self.counts = _Counts(metrics.Observation)
+        self.calls = meter.create_observable_counter(
+            CALLS, callbacks=[self.counts.observe], unit="{call}", description="os.system calls"
+        )
         try:
             self.durations = meter.create_histogram(
                 DURATION,
@@ -194,6 +202,28 @@ class _Api:
         return not isinstance(meters, self.metrics.NoOpMeterProvider) and (
             type(meters).__name__ != "_ProxyMeterProvider"
         )
+
+
+class _Counts:
+    """The calls counted so far, by attribute set: what ``shim.calls`` reports."""
+
+    __slots__ = ("counts", "lock", "observation")
+
+    def __init__(self, observation: Any) -> None:
+        self.observation = observation
+        self.counts: Dict[Tuple[Tuple[str, Any], ...], int] = {}
+        # The telemetry thread adds, the SDK's reader thread reads.
+        self.lock = _thread.allocate_lock()
+
+    def add(self, attributes: Dict[str, Any]) -> None:
+        key = tuple(sorted(attributes.items()))
+        with self.lock:
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def observe(self, options: Any) -> List[Any]:
+        with self.lock:
+            counted = list(self.counts.items())
+        return [self.observation(count, dict(key)) for key, count in counted]
 
 
 _NEW = "new"  # nothing known yet
@@ -234,7 +264,7 @@ class _Bridge:
         api = self.api
         if api is None:
             try:
-                api = self.api = _Api()
+                api = self._load()
             except ImportError as exc:
                 self.state = _OFF
                 warn.warn_once(
@@ -267,6 +297,20 @@ class _Bridge:
             self.set_up_from_environment()
             return self.state is _LIVE
         return False
+
+    def _load(self) -> "_Api":
+        """Import the API (outside the lock), then make the instruments, once per process.
+
+        Twice would make the SDK warn about instruments created again.
+        """
+        import opentelemetry.metrics
+        import opentelemetry.trace  # noqa: F401
+
+        with self.lock:
+            api = self.api
+            if api is None:
+                api = self.api = _Api()
+            return api
 
     def current_context(self) -> Any:
         api = self.api
@@ -372,7 +416,7 @@ class _Bridge:
         begun = call.trace
         assert api is not None  # noqa: S101 - begin() imported it
         assert begun is not None  # noqa: S101 - and noted this
-        data = publish.record(call, session)
+        data = facts(call, session)
         attributes = span_attributes(call, data, session.redactor)
         outcome, error_type, description = classify(data)
         try:
@@ -399,7 +443,7 @@ class _Bridge:
                     metric[key] = attributes[key]
             if error_type is not None:
                 metric["error.type"] = error_type
-            api.calls.add(1, metric)
+            api.counts.add(metric)
             api.durations.record(call.duration, metric)
 
     # -- fork ----------------------------------------------------------------------------------
@@ -540,6 +584,45 @@ def environment(variables: Dict[bytes, bytes], *, direct: bool) -> Dict[bytes, b
     if direct:
         return {name: env[name] for name in shellfree.environment_order(env)}
     return env
+
+
+def facts(call: "Call", session: "Session") -> Dict[str, Any]:
+    """The fields of the call's audit record that telemetry reports, made the same way.
+
+    :func:`shim._runtime.publish.record` also masks the output's tails and
+    builds the suggestion, which telemetry does not report; these fields
+    are masked with the same functions (a test compares them with the
+    audit record).
+    """
+    settings = session.settings
+    redactor = session.redactor
+    argv: Optional[List[str]] = None
+    if call.argv is not None and not call.shell:
+        argv = redactor.argv([redact.render(arg) for arg in call.argv])
+    site = call.site
+    wait_status = call.status
+    captured = call.captured
+    return {
+        "command": redactor.command(redact.render(call.command)),
+        "argv": argv,
+        "shell": bool(call.shell),
+        "shell_reason": call.shell_reason if call.shell else None,
+        "mode": settings.shell,
+        "cwd": redact.render_str(call.cwd) if call.cwd is not None else None,
+        "site": (
+            {"file": redact.render_str(site[0]), "line": site[1], "function": site[2]}
+            if site is not None
+            else None
+        ),
+        "status": wait_status,
+        "exit_code": status.exit_code(wait_status),
+        "signal": status.term_signal(wait_status),
+        "core_dumped": status.core_dumped(wait_status),
+        "capture": settings.capture,
+        "stdout_bytes": getattr(captured, "stdout_bytes", None),
+        "stderr_bytes": getattr(captured, "stderr_bytes", None),
+        "merged": bool(getattr(captured, "merged", False)),
+    }
 
 
 def classify(data: Dict[str, Any]) -> Tuple[str, Optional[str], Optional[str]]:
