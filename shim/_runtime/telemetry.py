@@ -122,9 +122,9 @@ class Telemetry:
     def begin(self, call: "Call") -> None:
         """Note the caller's context (and, propagating, start the span); never raises."""
         bridge = BRIDGE
-        if not bridge.ready():
-            return
         try:
+            if not bridge.ready():
+                return
             begun = Begun(bridge.current_context(), int(call.started * 1e9))
             if self.propagate:
                 bridge.start_early(begun)
@@ -449,10 +449,12 @@ class _Bridge:
     # -- fork ----------------------------------------------------------------------------------
 
     def after_fork_in_child(self) -> None:
-        # The thread does not exist in the child, and what the parent had
-        # queued is the parent's to record.
+        # The thread does not exist in the child, what the parent had queued
+        # is the parent's to record, and a lock that thread held stays held.
         self.lock = _thread.RLock()  # type: ignore[attr-defined]  # typeshed: 3.13+
         self.worker = None
+        if self.api is not None:
+            self.api.counts.lock = _thread.allocate_lock()
 
     # -- at exit, and for tests ------------------------------------------------------------
 
