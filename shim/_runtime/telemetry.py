@@ -80,6 +80,8 @@ DURATION_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
     2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
 )  # fmt: skip
+#: The telemetry thread gathers finished calls this long before it records them.
+BATCH_SECONDS = 0.05
 #: The telemetry thread has been busy with one call this long: warn.
 STALL_SECONDS = 2.0
 #: At most this many finished calls wait for the telemetry thread; more are dropped.
@@ -352,7 +354,7 @@ class _Bridge:
                     "the spans and metrics of further calls are dropped until it catches up",
                 )
                 return
-            worker.queue.put((self.record, (call, session)))
+            worker.queue.put((self.record, (call, session), True))
         except Exception as exc:
             warn.warn_once("otel", _failed(exc))
 
@@ -470,7 +472,8 @@ class _Bridge:
             return True
         done = _thread.allocate_lock()
         done.acquire()
-        worker.queue.put((done.release, ()))
+        worker.queue.put((done.release, (), False))
+        worker.wake.set()
         deadline = time.monotonic() + timeout
         while not done.acquire(timeout=0.05):
             now = time.monotonic()
@@ -482,9 +485,19 @@ class _Bridge:
 
 
 class _Worker:
-    """The telemetry thread and its queue of work: ``(function, arguments)`` pairs."""
+    """The telemetry thread and its queue of work: ``(function, arguments, may_wait)``.
 
-    __slots__ = ("busy_since", "ident", "queue", "thread")
+    Calls are recorded in batches: after the first call of a batch the
+    thread sleeps for up to :data:`BATCH_SECONDS` (a flush wakes it), then
+    takes everything queued and records the calls one after the other.
+    Recorded one at a time, as they came, each call found the SDK's code
+    and data gone from the caches (the program and its commands ran in
+    between) and cost more than twice the CPU, plus a wake-up.  Between two
+    calls the thread lets go of the GIL, so that a calling thread waits for
+    at most one call's worth of work.
+    """
+
+    __slots__ = ("busy_since", "ident", "queue", "thread", "wake")
 
     def __init__(self) -> None:
         import queue
@@ -492,6 +505,8 @@ class _Worker:
 
         # SimpleQueue (3.7+): a put costs the caller a fraction of a microsecond.
         self.queue: Any = getattr(queue, "SimpleQueue", queue.Queue)()
+        #: Set to end the sleep before a batch (a flush waits).
+        self.wake = threading.Event()
         #: time.monotonic() when the work in hand began; 0.0 when idle.
         self.busy_since = 0.0
         self.ident: Optional[int] = None
@@ -501,19 +516,32 @@ class _Worker:
         self.thread.start()
 
     def run(self) -> None:
+        import queue
+
         self.ident = _thread.get_ident()
         _block_signals()
-        get = self.queue.get
+        get, get_nowait, empty = self.queue.get, self.queue.get_nowait, queue.Empty
+        clock = time.monotonic
         while True:
-            function, arguments = get()
-            self.busy_since = time.monotonic()
-            try:
-                function(*arguments)
-            except Exception as exc:
-                warn.warn_once("otel", _failed(exc))
-            finally:
-                self.busy_since = 0.0
-            del function, arguments
+            work = [get()]
+            if work[0][2]:
+                self.wake.wait(BATCH_SECONDS)
+                self.wake.clear()
+            while True:
+                try:
+                    work.append(get_nowait())
+                except empty:
+                    break
+            for function, arguments, _ in work:
+                self.busy_since = clock()
+                try:
+                    function(*arguments)
+                except Exception as exc:
+                    warn.warn_once("otel", _failed(exc))
+                finally:
+                    self.busy_since = 0.0
+                time.sleep(0)  # let a calling thread have the GIL
+            del work
 
 
 #: The one bridge of this process.
