@@ -374,6 +374,8 @@ class _Bridge:
             self.worker = worker
         import atexit
 
+        # Once: a child made by fork() inherits the parent's registration.
+        atexit.unregister(_at_exit)
         atexit.register(_at_exit)
         return worker
 
