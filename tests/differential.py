@@ -15,6 +15,7 @@ that records the return value or the exception).  What is compared:
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -24,6 +25,19 @@ from typing import Any, Callable, Dict, List, Optional
 
 import activation
 
+
+def _have_otel_sdk() -> bool:
+    try:
+        return importlib.util.find_spec("opentelemetry.sdk") is not None
+    except ImportError:
+        return False
+
+
+#: Whether the children can set up OpenTelemetry's SDK (it needs Python 3.8+).
+OTEL = _have_otel_sdk()
+#: The mode that also reports every call to OpenTelemetry, when it can.
+OTEL_MODE = "auto+tee+otel" if OTEL else "auto+tee"
+
 #: The modes of the shim, as keyword arguments of ``shim.install``, and the
 #: way each is switched on (see ``activation.py``): every case runs through
 #: every activation path users take, without multiplying the runs.
@@ -31,14 +45,30 @@ MODES: Dict[str, Dict[str, Any]] = {
     "default": {},
     "tee": {"capture": "tee"},
     "auto": {"shell": "auto"},
-    "auto+tee": {"shell": "auto", "capture": "tee"},
+    OTEL_MODE: {"shell": "auto", "capture": "tee", **({"otel": True} if OTEL else {})},
 }
 ACTIVATION = {
     "default": "env",
     "tee": "auto",
     "auto": "run",
-    "auto+tee": "install",
+    OTEL_MODE: "install",
 }
+
+#: For modes with ``otel``: the SDK as a program sets it up (a batch span
+#: processor, a metric reader), on the first line in front of the
+#: activation, so that line numbers stay those of the plain run.  The spans
+#: exported end up in ``_otel_spans``; ``_finish`` counts them.
+OTEL_SETUP = (
+    "from opentelemetry import trace as _ot, metrics as _om; "
+    "from opentelemetry.sdk.trace import TracerProvider as _OTP; "
+    "from opentelemetry.sdk.trace.export import BatchSpanProcessor as _OBSP; "
+    "from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter as _OIM; "
+    "from opentelemetry.sdk.metrics import MeterProvider as _OMP; "
+    "from opentelemetry.sdk.metrics.export import InMemoryMetricReader as _OIMR; "
+    "_otel_spans = _OIM(); _otel_provider = _OTP(); "
+    "_otel_provider.add_span_processor(_OBSP(_otel_spans)); _ot.set_tracer_provider(_otel_provider); "
+    "_om.set_meter_provider(_OMP(metric_readers=[_OIMR()])); "
+)
 #: The 2>&1 runs go through the start-up hook as well.
 MERGED_ACTIVATION = "env"
 
@@ -78,7 +108,10 @@ PRELUDE = textwrap.dedent(
         _life = _sys.modules.get("shim._runtime.lifecycle")
         _active = _life is not None and _life.state() != "off"
         data = {"results": _results, "events": _events, "notes": _notes, "active": _active,
-                "completed": bool(_completed)}
+                "completed": bool(_completed), "spans": None}
+        if "_otel_spans" in globals():
+            _otel_provider.force_flush()
+            data["spans"] = len(_otel_spans.get_finished_spans())
         with open(_result_path, "w") as f:
             _json.dump(data, f)
 
@@ -162,7 +195,10 @@ def run(
         path = MERGED_ACTIVATION if merged else ACTIVATION[mode]
         if path in ("env", "run"):
             activation.require_installed()
-    argv, variables = activation.command(path, MODES.get(mode or "default", {}), code)
+    settings = MODES.get(mode or "default", {})
+    argv, variables = activation.command(path, settings, code)
+    if settings.get("otel"):
+        argv[-1] = OTEL_SETUP + argv[-1]
     env = activation.clean_env()
     env.update(variables)
     env.update(DIFF_RESULT=result_path, DIFF_MODE="plain" if mode is None else mode)
@@ -185,7 +221,7 @@ def run(
     with open(result_path) as f:
         text = f.read()
     data: Dict[str, Any] = (
-        json.loads(text) if text else {"results": None, "events": None, "notes": None, "completed": None}
+        json.loads(text) if text else {"results": None, "events": None, "notes": None, "completed": None, "spans": None}
     )
     out, err = mask_glibc_internal(proc.stdout), mask_glibc_internal(proc.stderr or b"")
     if case.normalize is not None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 import pytest
 
-from differential import MERGED_MODES, MODES, Case, compare, run
+from differential import MERGED_MODES, MODES, OTEL, Case, compare, run
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -417,6 +417,19 @@ def test_same_as_plain_os_system(
     if shimmed["results"] is not None:
         # A comparison of plain with plain would prove nothing.
         assert shimmed["active"], f"the shim was not active ({shimmed['path']} path)"
+        if MODES[mode].get("otel"):
+            # ... and the telemetry really ran: a span for each call that returned (a
+            # call whose deferred signal handler raised has one too), none for more.
+            returned = sum(1 for result in shimmed["results"] if result[0] == "ok")
+            spans = shimmed["spans"]
+            assert returned <= spans <= len(shimmed["results"]), f"{spans} spans, {returned} calls"
+
+
+def test_a_mode_reports_to_opentelemetry() -> None:
+    """One mode runs every case with SHIM_OTEL on and a real SDK (propagation off)."""
+    if not OTEL:
+        pytest.skip("the OpenTelemetry SDK is not installed for this Python (it needs 3.8 or later)")
+    assert [name for name, settings in MODES.items() if settings.get("otel")] == ["auto+tee+otel"]
 
 
 def test_enough_distinct_situations() -> None:

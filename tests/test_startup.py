@@ -100,6 +100,8 @@ def test_enabled_then_uninstall(venv: Tuple[Path, Path]) -> None:
         ("SHIM_CAPTURE", "all", "off|tee"),
         ("SHIM_CAPTURE_LIMIT", "-5", "whole number"),
         ("SHIM_LOG", "LOUD", "DEBUG|INFO|WARNING|ERROR|CRITICAL"),
+        ("SHIM_OTEL", "maybe", "1|true|yes|on|0|false|no|off"),
+        ("SHIM_OTEL_PROPAGATE", "2", "1|true|yes|on|0|false|no|off"),
     ],
 )
 def test_bad_value_prints_one_line_and_runs_unshimmed(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "CAPTURE_MODES",
+    "FALSY",
     "LOG_LEVELS",
     "SHELL_MODES",
     "TRUTHY",
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 TRUTHY = ("1", "true", "yes", "on")
+FALSY = ("0", "false", "no", "off")
 CAPTURE_MODES = ("off", "tee")
 SHELL_MODES = ("always", "auto", "never")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -48,13 +50,24 @@ VARIABLES = {
     "audit": "SHIM_AUDIT",
     "log": "SHIM_LOG",
     "redact": "SHIM_REDACT",
+    "otel": "SHIM_OTEL",
+    "otel_propagate": "SHIM_OTEL_PROPAGATE",
 }
 
 
 class Settings:
     """The validated settings of one installation (immutable)."""
 
-    __slots__ = ("audit", "capture", "capture_limit", "log", "redact", "shell")
+    __slots__ = (
+        "audit",
+        "capture",
+        "capture_limit",
+        "log",
+        "otel",
+        "otel_propagate",
+        "redact",
+        "shell",
+    )
 
     if TYPE_CHECKING:  # pragma: no cover
         capture: str
@@ -63,6 +76,8 @@ class Settings:
         audit: Optional[str]
         log: Optional[str]
         redact: Tuple[str, ...]
+        otel: bool
+        otel_propagate: bool
 
     def __init__(
         self,
@@ -73,6 +88,8 @@ class Settings:
         audit: "Optional[str]" = None,
         log: "Optional[str]" = None,
         redact: "Tuple[str, ...]" = (),
+        otel: bool = False,
+        otel_propagate: bool = False,
     ) -> None:
         object.__setattr__(self, "capture", capture)
         object.__setattr__(self, "capture_limit", capture_limit)
@@ -80,6 +97,8 @@ class Settings:
         object.__setattr__(self, "audit", audit)
         object.__setattr__(self, "log", log)
         object.__setattr__(self, "redact", redact)
+        object.__setattr__(self, "otel", otel)
+        object.__setattr__(self, "otel_propagate", otel_propagate)
 
     def __setattr__(self, name: "str", value: "object") -> None:
         raise AttributeError("Settings are immutable")
@@ -159,6 +178,18 @@ def _redact(name: str, value: object) -> "Tuple[str, ...]":
     return parts
 
 
+def _flag(name: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in TRUTHY:
+            return True
+        if text in FALSY:
+            return False
+    raise _bad(name, value, "|".join(TRUTHY + FALSY) + " (or a bool)")
+
+
 # A string annotation: module-level annotations are evaluated (Python 3.6).
 _CHECKS: "Dict[str, Callable[[str, object], Any]]" = {
     "capture": lambda n, v: _choice(n, v, CAPTURE_MODES),
@@ -167,6 +198,8 @@ _CHECKS: "Dict[str, Callable[[str, object], Any]]" = {
     "audit": _audit,
     "log": _level,
     "redact": _redact,
+    "otel": _flag,
+    "otel_propagate": _flag,
 }
 
 

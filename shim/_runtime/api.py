@@ -26,6 +26,8 @@ def install(
     audit: "Optional[str]" = None,
     log: "Optional[str]" = None,
     redact: "Optional[Any]" = None,
+    otel: "Optional[bool]" = None,
+    otel_propagate: "Optional[bool]" = None,
     **unknown: "Any",
 ) -> None:
     """Route every ``os.system`` call through ``subprocess.Popen``.
@@ -36,6 +38,11 @@ def install(
     (:class:`shim.exceptions.ConfigError`) naming it; a bad environment
     variable that no keyword overrides prints one line on stderr and leaves
     ``os.system`` untouched.
+
+    ``otel=True`` also reports every call to OpenTelemetry (a span and two
+    metrics, see the telemetry page of the docs), and ``otel_propagate=True``
+    hands the trace context to each command in ``TRACEPARENT`` and
+    ``TRACESTATE``, which changes its environment.
     """
     if unknown:
         raise ConfigError(
@@ -50,6 +57,8 @@ def install(
             "audit": audit,
             "log": log,
             "redact": redact,
+            "otel": otel,
+            "otel_propagate": otel_propagate,
         }
     )
     if "redact" in given:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from shim._common.settings import Settings
     from shim._runtime.session import Session
+    from shim._runtime.telemetry import Begun
 
 __all__ = ["Call", "Shim", "call_site", "encode", "perform", "shell_argv"]
 
@@ -132,12 +133,14 @@ class Call:
         "env",
         "executable",
         "outcome",
+        "pid",
         "shell",
         "shell_reason",
         "site",
         "started",
         "status",
         "t0",
+        "trace",
     )
 
     def __init__(self, command: bytes) -> None:
@@ -158,6 +161,13 @@ class Call:
         self.cwd: Optional[str] = None
         self.site: Optional[Tuple[str, int, str]] = None
         self.captured: Any = None
+        #: The process started (``/bin/sh`` or the program); 0 until then.
+        self.pid = 0
+        #: What telemetry noted when the call began (``SHIM_OTEL``), else ``None``.
+        self.trace: Optional[Begun] = None
+
+    def spawned(self, pid: int) -> None:
+        self.pid = pid
 
 
 def call_site() -> Optional[Tuple[str, int, str]]:
@@ -299,6 +309,8 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
     if wants_record:
         call.site = call_site()
         call.cwd = _getcwd()
+    if session.telemetry is not None:
+        session.telemetry.begin(call)
     stdio = capture.PASS_THROUGH
 
     def finish(wait_status: int) -> None:
@@ -319,7 +331,15 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
     stdio = capture.stdio_for(settings)
 
     if call.argv is not None:
-        result = runner.run(call.argv, call.executable, stdio, held, finish=finish, env=call.env)
+        result = runner.run(
+            call.argv,
+            call.executable,
+            stdio,
+            held,
+            finish=finish,
+            env=_environment(call, call.env),
+            started=call.spawned,
+        )
         if result is not None:
             return result
         # The program could not be executed (not executable, no "#!" line,
@@ -331,8 +351,31 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
         if settings.shell == "never":
             _refuse(call, session, call.shell_reason, wants_record)
         stdio = capture.stdio_for(settings)
-    result = runner.run(shell_argv(command), platform.SHELL_PATH, stdio, held, finish=finish)
+    result = runner.run(
+        shell_argv(command),
+        platform.SHELL_PATH,
+        stdio,
+        held,
+        finish=finish,
+        env=_environment(call, None),
+        direct=False,
+        started=call.spawned,
+    )
     return status.SHELL_START_FAILED if result is None else result
+
+
+def _environment(
+    call: Call, planned: Optional[Dict[bytes, bytes]]
+) -> Optional[Dict[bytes, bytes]]:
+    """The command's environment: as planned (``None``: the C environment), or with a trace context.
+
+    Only ``SHIM_OTEL_PROPAGATE`` changes it (see :mod:`shim._runtime.telemetry`).
+    """
+    if call.trace is None or call.trace.variables is None:
+        return planned
+    from shim._runtime import telemetry
+
+    return telemetry.environment(call.trace.variables, direct=planned is not None)
 
 
 def _getcwd() -> Optional[str]:

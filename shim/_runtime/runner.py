@@ -132,6 +132,8 @@ def run(
     *,
     finish: Optional[Callable[[int], None]] = None,
     env: Optional[Dict[bytes, bytes]] = None,
+    direct: Optional[bool] = None,
+    started: Optional[Callable[[int], None]] = None,
 ) -> Optional[int]:
     """Run ``argv`` with ``executable`` and return the raw wait status.
 
@@ -146,8 +148,12 @@ def run(
     With ``env`` given, the program runs without the shell, with that
     environment, and as dash would report it; a program that cannot be
     executed then gives ``None`` instead, and nothing has run.
+    ``direct=False`` runs ``/bin/sh`` with ``env`` instead (the C
+    environment plus a trace context).  ``started(pid)`` runs once the child
+    exists.
     """
-    direct = env is not None
+    if direct is None:
+        direct = env is not None
     previous = HOLD.begin_direct() if held and direct else None
     try:
         out, err = stdio.child_fds()
@@ -178,6 +184,8 @@ def run(
             return _status.SHELL_START_FAILED
         status = _status.WAIT_FAILED
         try:
+            if started is not None:
+                started(proc.pid)
             stdio.spawned(proc.pid)
             status = _wait_direct(proc.pid, held) if direct else _wait(proc.pid)
         finally:

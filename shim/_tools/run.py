@@ -73,6 +73,18 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="a regular expression whose matches are masked in logs and audit records "
         "(repeat for more)",
     )
+    parser.add_argument(
+        "--otel",
+        action="store_true",
+        help="report each call to OpenTelemetry, set up from the OTEL_* variables "
+        "(SHIM_OTEL=1)",
+    )
+    parser.add_argument(
+        "--otel-propagate",
+        action="store_true",
+        help="with --otel: hand the trace context to each command in TRACEPARENT and "
+        "TRACESTATE (SHIM_OTEL_PROPAGATE=1)",
+    )
     parser.add_argument("program", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -114,6 +126,9 @@ def run_environment(args: argparse.Namespace, environ: Mapping[str, str]) -> Dic
         # The program may change directory before its first call: pin the
         # file the variable means here.
         env["SHIM_AUDIT"] = _audit_path("SHIM_AUDIT", env["SHIM_AUDIT"])
+    for key in ("otel", "otel_propagate"):
+        if getattr(args, key, False):
+            env[_settings.VARIABLES[key]] = "1"
     if args.redact:
         inherited = [p for p in env.get("SHIM_REDACT", "").split(";") if p.strip()]
         env["SHIM_REDACT"] = ";".join([*inherited, *(_pattern(p) for p in args.redact)])
