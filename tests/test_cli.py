@@ -20,6 +20,7 @@ import pytest
 import shim
 from shim._tools import cli as _cli
 
+from assumptions import needs_non_root
 from conftest import ROOT, child_env
 
 POSIX = os.name == "posix"
@@ -321,6 +322,7 @@ def test_a_program_that_is_not_found_gives_127_like_a_shell(tmp_path: Path) -> N
 
 
 @posix_only
+@needs_non_root
 def test_a_program_that_cannot_be_executed_gives_126_like_a_shell(tmp_path: Path) -> None:
     """A file without execute permission: one line and status 126, as ``sh -c`` gives."""
     target = tmp_path / "not-executable"

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 import pytest
 from shim._tools import cli as _cli
 
+from assumptions import needs_chromium
 from test_report import make_record, mixed_records, write_records
 
 if TYPE_CHECKING:
@@ -142,6 +143,7 @@ def test_commands_are_escaped_in_the_source(tmp_path: Path) -> None:
     assert "&lt;script&gt;document.title = &quot;pwned&quot;&lt;/script&gt;" in text
 
 
+@needs_chromium
 def test_the_browser_renders_every_site_busiest_first(tmp_path: Path) -> None:
     """Rows, in order and with their call counts, match the records; the script ran."""
     records = mixed_records(300, seed=11)
@@ -155,6 +157,7 @@ def test_the_browser_renders_every_site_busiest_first(tmp_path: Path) -> None:
         assert row["cells"][3].replace(",", "") == str(calls[row["attrs"]["data-site"]])
 
 
+@needs_chromium
 def test_the_table_sorts_in_the_browser(tmp_path: Path) -> None:
     """``#sort=calls`` sorts the rows by calls, ascending, once the script has run."""
     records = mixed_records(300, seed=12)
@@ -168,6 +171,7 @@ def test_the_table_sorts_in_the_browser(tmp_path: Path) -> None:
     assert names == sorted(calls, key=str.lower, reverse=True)
 
 
+@needs_chromium
 def test_commands_render_as_text_in_the_browser(tmp_path: Path) -> None:
     """A command holding markup shows as that text and runs nothing in the page."""
     records = [make_record(c, site=("app.py", 10 + i, "f")) for i, c in enumerate(TRICKY)]

@@ -218,8 +218,9 @@ def _plan_without_shell(call: Call, settings: "Settings") -> None:
 
     analysis = syntax.analyze(call.command)
     reason = analysis.reason
-    if analysis.argv is not None and settings.shell == "auto" and not platform.SHELL_IS_DASH:
-        reason = "/bin/sh is not dash"
+    unavailable = platform.shell_free_reason() if settings.shell == "auto" else None
+    if analysis.argv is not None and unavailable is not None:
+        reason = unavailable
     elif analysis.argv is not None:
         names, ordered = shellfree.ENVIRONMENT.current()
         if settings.shell == "auto":
