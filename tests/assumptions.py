@@ -11,6 +11,7 @@ the number the platform's real ``/bin/sh`` produces.
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 from shim._common import platform as _platform
@@ -40,6 +41,11 @@ needs_chromium = pytest.mark.skipif(
 )
 needs_non_root = pytest.mark.skipif(
     IS_ROOT, reason="root reads and executes any file, whatever its permissions"
+)
+#: The migration tools (shim._tools.unavailable says why); test modules that
+#: are only about them are not collected there at all (conftest.py).
+needs_tools = pytest.mark.skipif(
+    sys.version_info < (3, 8), reason="the migration tools (scan, report, fix) need Python 3.8+"
 )
 needs_glibc = pytest.mark.skipif(
     _platform.GLIBC_VERSION is None, reason="compares with glibc's system(3)"

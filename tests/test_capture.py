@@ -11,8 +11,6 @@ child's pid and uses a pidfd), ``tee-thread`` has the copy thread forced, so
 both ways of copying are covered whatever the runner passes to the hooks.
 """
 
-from __future__ import annotations
-
 import errno
 import fcntl
 import json
@@ -398,7 +396,7 @@ def _through_head(code: str, mode: Optional[Dict[str, Any]]) -> Tuple[bytes, byt
         TEE_RESULT=result, TEE_MODE=json.dumps(mode), CODE=PRELUDE + textwrap.dedent(code), PY=sys.executable
     )
     proc = subprocess.run(
-        ["/bin/sh", "-c", '"$PY" -c "$CODE" | head -1'], capture_output=True, env=env, timeout=60, check=False
+        ["/bin/sh", "-c", '"$PY" -c "$CODE" | head -1'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=60, check=False
     )
     with open(result) as f:
         data: Dict[str, Any] = json.load(f)
@@ -688,7 +686,7 @@ def test_copying_in_the_caller_with_a_pid(tmp_path: Any) -> None:
     """
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=child_env(),
         timeout=60,
         check=True,
@@ -732,7 +730,7 @@ def test_pytest_capfd_sees_the_output(tmp_path: Any) -> None:
     )
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
-        capture_output=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=child_env(PWD=str(tmp_path)),
         cwd=str(tmp_path),
         timeout=120,

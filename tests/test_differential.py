@@ -5,18 +5,14 @@ and once with the shim installed in the mode under test, and everything the
 program can observe is compared (see ``differential.py``).
 """
 
-from __future__ import annotations
-
 import re
 import shutil
-from typing import TYPE_CHECKING, Any, Dict, List, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
 from differential import MERGED_MODES, MODES, Case, compare, run
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def sort_lines(data: bytes) -> bytes:
@@ -152,7 +148,10 @@ CASES: List[Case] = [
         "def hook(name, args):\n"
         "    if name == 'os.system' and b'forbidden' in args[0]:\n"
         "        raise PermissionError('blocked by hook')\n"
-        "sys.addaudithook(hook)\n"
+        # Python 3.6 and 3.7 raise no audit events (F2 begins with 3.8): there
+        # the case shows that both commands run, with and without the shim.
+        "if hasattr(sys, 'addaudithook'):\n"
+        "    sys.addaudithook(hook)\n"
         "call('echo forbidden > ran.txt'); call('echo allowed'); note('ran', os.path.exists('ran.txt'))",
     ),
     # --- F4: inheritance -------------------------------------------------------------------------

@@ -6,8 +6,6 @@ hook of the installed package), ``import shim.auto`` or ``shim run``, and
 compared with the same program under plain ``os.system``.
 """
 
-from __future__ import annotations
-
 import json
 import subprocess
 import sys
@@ -77,7 +75,7 @@ def run_program(
     env.update(variables)
     env["RESULT"] = str(result)
     env.update(extra_env or {})
-    proc = subprocess.run(argv, capture_output=True, env=env, cwd=tmp_path, timeout=timeout, check=False)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path, timeout=timeout, check=False)
     data: Dict[str, Any] = json.loads(result.read_text()) if result.exists() else {}
     data["stdout"] = proc.stdout.decode("utf-8", "replace")
     data["stderr"] = proc.stderr.decode("utf-8", "replace")

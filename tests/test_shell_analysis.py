@@ -22,8 +22,6 @@ the word (``$PATH_DIR/word``, or the word itself when it has a slash), and
 that path is what is compared.
 """
 
-from __future__ import annotations
-
 import os
 import random
 import re
@@ -114,7 +112,7 @@ class ShellProbe:
             cwd=cwd,
             env={"PATH": os.fsdecode(self.bin), "LC_ALL": "C"},
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             timeout=30,
             check=False,
         )
@@ -158,7 +156,7 @@ def _build_dumper(root: Path, dumper: Path) -> bool:
         source = root / "dump.c"
         source.write_bytes(_DUMPER_C)
         built = subprocess.run(
-            [compiler, "-O1", "-o", str(dumper), str(source)], capture_output=True, check=False
+            [compiler, "-O1", "-o", str(dumper), str(source)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False
         )
         if built.returncode == 0:
             return True
@@ -404,7 +402,7 @@ def test_the_builtin_list_covers_every_builtin_dash_knows() -> None:
     names = {n for n in names if re.fullmatch(rb"[A-Za-z0-9_.:\[\]{}!+-]+", n)}
     script = b"".join(b"command -V '" + n + b"'\n" for n in sorted(names))
     out = subprocess.run(
-        [b"sh", b"-c", script], executable=DASH, capture_output=True, env={"PATH": "/nonexistent"}, check=False
+        [b"sh", b"-c", script], executable=DASH, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"PATH": "/nonexistent"}, check=False
     ).stdout
     special = set()
     for line in out.splitlines():
@@ -420,7 +418,7 @@ def test_the_builtin_list_covers_every_builtin_dash_knows() -> None:
 def test_bash_builtins_are_covered() -> None:
     """When /bin/sh is bash (POSIX mode) its builtins and keywords also need the shell."""
     out = subprocess.run(
-        [b"sh", b"-c", b"compgen -b; compgen -k"], executable=BASH, capture_output=True, check=False
+        [b"sh", b"-c", b"compgen -b; compgen -k"], executable=BASH, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False
     ).stdout
     names = set(out.split())
     assert b"echo" in names
@@ -444,7 +442,7 @@ def _environment_seen(environ: Dict[bytes, bytes], via_shell: bool, cwd: str) ->
     # dash, whatever /bin/sh is: environment_reason describes what dash does
     # (shell-free runs reproduce dash), and bash and ash add SHLVL and _.
     argv = [os.fsencode(str(DASH)), b"-c", _ENV_DUMP + b" -0"] if via_shell else [_ENV_DUMP, b"-0"]
-    out = subprocess.run(argv, env=environ, cwd=cwd, capture_output=True, check=True).stdout
+    out = subprocess.run(argv, env=environ, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True).stdout
     return sorted(out.split(b"\0"))
 
 
@@ -539,7 +537,7 @@ def test_environment_reason_sees_blocked_signals() -> None:
     )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), PWD=os.getcwd(), DASH=str(DASH))
     env.pop("IFS", None)
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["None", "blocked signals"]
 
@@ -588,7 +586,7 @@ def test_environment_order_is_the_order_dash_passes() -> None:
         environ.update({b"PATH": b"/usr/bin:/bin", b"PWD": cwd})
         assert environment_reason(environ) is None
         out = subprocess.run(
-            [b"sh", b"-c", _ENV_DUMP + b" -0"], executable=DASH, env=environ, capture_output=True, check=True
+            [b"sh", b"-c", _ENV_DUMP + b" -0"], executable=DASH, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True
         ).stdout
         seen = [entry.split(b"=", 1)[0] for entry in out.split(b"\0")[:-1]]
         assert seen == environment_order(environ), list(environ)
@@ -626,7 +624,7 @@ def test_shell_status_matches_dash_for_every_signal() -> None:
         script = f"kill -{sig} $$"
         raw = _raw_status([DASH, "-c", script])
         assert raw & 0x7F == sig, (sig, raw)
-        outer = subprocess.run([DASH, "-c", f"{DASH} -c '{script}'"], capture_output=True, check=False)
+        outer = subprocess.run([DASH, "-c", f"{DASH} -c '{script}'"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
         assert shell_status(raw) == (outer.returncode << 8, outer.stderr), sig
 
 
@@ -634,7 +632,7 @@ def test_shell_status_matches_dash_for_every_signal() -> None:
 def test_shell_status_passes_exit_codes_through(code: int) -> None:
     """An exit code reaches os.system unchanged, and the shell writes nothing."""
     raw = _raw_status(["/bin/sh", "-c", f"exit {code}"])
-    outer = subprocess.run(["/bin/sh", "-c", f"/bin/sh -c 'exit {code}'"], capture_output=True, check=False)
+    outer = subprocess.run(["/bin/sh", "-c", f"/bin/sh -c 'exit {code}'"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     assert shell_status(raw) == (outer.returncode << 8, outer.stderr) == (code << 8, b"")
 
 
@@ -655,6 +653,6 @@ def test_shell_status_reports_a_core_dump(tmp_path: Path) -> None:
     raw = _raw_status([str(DASH), "-c", script + "exec ./abort"], cwd=str(tmp_path))
     if not raw & 0x80:
         pytest.skip("this system does not dump cores here (ulimit or core_pattern)")
-    outer = subprocess.run([str(DASH), "-c", script + "./abort"], cwd=str(tmp_path), capture_output=True, check=False)
+    outer = subprocess.run([str(DASH), "-c", script + "./abort"], cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     assert shell_status(raw) == (outer.returncode << 8, outer.stderr)
     assert outer.stderr.endswith(b" (core dumped)\n")

@@ -4,21 +4,17 @@ Each test checks the path actually taken through the subprocess.Popen audit
 event (its executable), and compares results with plain os.system.
 """
 
-from __future__ import annotations
-
 import os
 import pickle
 import posix
-from typing import TYPE_CHECKING, Any, List
+from pathlib import Path
+from typing import Any, List
 
 import pytest
 import shim
 from shim._common import platform as _env
 
 from assumptions import needs_shell_free
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def executables(popen_events: List[Any]) -> List[bytes]:

@@ -8,8 +8,6 @@ checks it, so a bad one is a usage error now rather than a warning in the
 program later.
 """
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import errno
@@ -34,7 +32,7 @@ _RESTORED_SIGNALS = tuple(
 )
 
 
-def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
     """Add the ``run`` subcommand."""
     parser = subparsers.add_parser(
         "run",
