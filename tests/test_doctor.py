@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 import pytest
 import shim
@@ -238,11 +238,11 @@ def test_an_interpreter_that_cannot_be_asked() -> None:
 
 
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Path]:
+def app(tmp_path: Path) -> Path:
     """A program that calls os.system and leaves a file to show it ran."""
     script = tmp_path / "app.py"
     script.write_text("import os\nos.system('echo ran > ran.txt')\n")
-    yield script
+    return script
 
 
 def test_run_refuses_a_python_without_the_package(without_package: Path, app: Path, tmp_path: Path) -> None:
