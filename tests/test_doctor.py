@@ -80,6 +80,10 @@ def with_package(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)],
         check=True,
         env=user_env(),
+        # Not from the checkout: `-m pip` puts the current directory on
+        # sys.path, where a build's os_system_shim.egg-info would make pip
+        # think the package is installed already.
+        cwd=str(python.parent),
     )
     return python
 
