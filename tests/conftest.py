@@ -1,5 +1,6 @@
 """Shared fixtures: every test leaves os.system, signal handlers and the environment as it found them."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,6 +39,30 @@ def shim_process(*argv: str, cwd: Path = ROOT) -> "subprocess.CompletedProcess[s
         universal_newlines=True,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A directory that every xdist worker of this run shares, held under a lock while in use.
+
+    What a test makes once for the run (a plain run to compare with, a
+    venv) goes there, whichever worker gets there first: the workers must
+    not count on ``xdist_group`` to put related tests together (pytest-xdist
+    3.8 no longer groups under pytest 9).
+    """
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's directory, above each worker's own
+    path = base / "shared" / name
+    path.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture

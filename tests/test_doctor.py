@@ -18,53 +18,69 @@ import pytest
 import shim
 from shim._tools import doctor
 
-from conftest import ROOT, child_env
+from conftest import ROOT, child_env, shared_dir
 
 pytestmark = [
     pytest.mark.skipif(os.name != "posix", reason="the venvs' layout and the #! lines are POSIX"),
-    # One worker makes the venvs once and asks them every question.
-    pytest.mark.xdist_group("doctor"),
 ]
 
 
 def _setuptools_builds_wheels() -> bool:
+    """Whether setuptools can build a wheel by itself (70.1+), or has the wheel package beside it.
+
+    Asked of the metadata: importing setuptools here would replace the
+    distutils other tests imported, with a warning (an error here).
+    """
+    from importlib import metadata
+
     try:
-        import setuptools
-    except ImportError:
+        major, minor = (int(part) for part in metadata.version("setuptools").split(".")[:2])
+    except metadata.PackageNotFoundError:
         return False
-    major, minor = (int(part) for part in setuptools.__version__.split(".")[:2])
     return (major, minor) >= (70, 1) or importlib.util.find_spec("wheel") is not None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A wheel of this checkout: SHIM_TEST_WHEEL's, or one built here by pip."""
+    """A wheel of this checkout: the one tox installed (SHIM_TEST_WHEEL_DIR), SHIM_TEST_WHEEL's, or one built here."""
     given = os.environ.get("SHIM_TEST_WHEEL")
     if given:
         return Path(given)
+    built = sorted(Path(os.environ.get("SHIM_TEST_WHEEL_DIR", "/nonexistent")).glob("os_system_shim-*.whl"))
+    if len(built) == 1:
+        return built[0]
     if sys.version_info < (3, 8):
         pytest.skip("setup.py needs setuptools 64+ (Python 3.8+) to build; .ci/legacy-pythons passes SHIM_TEST_WHEEL")
-    where = tmp_path_factory.mktemp("wheel")
-    source = where / "source"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(".*", "build", "dist", "site", "*.egg-info", "__pycache__"),
-    )
-    pip = [sys.executable, "-m", "pip", "wheel"]
-    if _setuptools_builds_wheels():
-        pip.append("--no-build-isolation")
-    subprocess.run(
-        [*pip, "--quiet", "--no-deps", "--disable-pip-version-check", "--wheel-dir", str(where / "dist"), str(source)],
-        check=True,
-    )
-    (found,) = (where / "dist").glob("os_system_shim-*.whl")
-    return found
+    with shared_dir(tmp_path_factory, "doctor-wheel") as where:
+        if not (where / "dist").is_dir():
+            source = where / "source"
+            shutil.copytree(
+                ROOT,
+                source,
+                ignore=shutil.ignore_patterns(".*", "build", "dist", "site", "*.egg-info", "__pycache__"),
+            )
+            pip = [sys.executable, "-m", "pip", "wheel"]
+            if _setuptools_builds_wheels():
+                pip.append("--no-build-isolation")
+            subprocess.run(
+                [*pip, "--quiet", "--no-deps", "--disable-pip-version-check", "--wheel-dir", str(where / "dist.tmp"), str(source)],
+                check=True,
+            )
+            (where / "dist.tmp").rename(where / "dist")
+        (found,) = (where / "dist").glob("os_system_shim-*.whl")
+        return found
+
+
+def _pip_installs_elsewhere() -> bool:
+    """Whether this environment's pip can install into another interpreter (``--python``, pip 22.3+)."""
+    try:
+        from pip import __version__ as version
+    except ImportError:
+        return False
+    return tuple(int(part) for part in version.split(".")[:2]) >= (22, 3)
 
 
 def _venv(where: Path, with_pip: bool) -> Path:
-    # The base interpreter, not a venv's: `python -m venv` from inside a venv
-    # makes one whose `home` is the base anyway.
     argv = [sys.executable, "-m", "venv", str(where)]
     if not with_pip:
         argv.append("--without-pip")
@@ -72,26 +88,43 @@ def _venv(where: Path, with_pip: bool) -> Path:
     return where / "bin" / "python"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def with_package(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
-    """The python of a venv where pip installed the package, and wrapt as its metadata says."""
-    python = _venv(tmp_path_factory.mktemp("with") / "venv", with_pip=True)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)],
-        check=True,
-        env=user_env(),
-        # Not from the checkout: `-m pip` puts the current directory on
-        # sys.path, where a build's os_system_shim.egg-info would make pip
-        # think the package is installed already.
-        cwd=str(python.parent),
-    )
-    return python
+    """The python of a venv where pip installed the package, and wrapt as its metadata says.
+
+    Made once for the run, whichever worker comes first.  This
+    environment's pip installs into it where it can (seconds), else the
+    venv's own pip does (ensurepip costs tens of seconds).
+    """
+    with shared_dir(tmp_path_factory, "doctor-with-package") as shared:
+        python = shared / "venv" / "bin" / "python"
+        if (shared / "done").exists():
+            return python
+        elsewhere = _pip_installs_elsewhere()
+        _venv(shared / "venv", with_pip=not elsewhere)
+        pip = [sys.executable, "-m", "pip", "--python", str(python)] if elsewhere else [str(python), "-m", "pip"]
+        subprocess.run(
+            [*pip, "install", "--quiet", "--disable-pip-version-check", str(wheel)],
+            check=True,
+            env=user_env(),
+            # Not from the checkout: `-m pip` puts the current directory on
+            # sys.path, where a build's os_system_shim.egg-info would make
+            # pip think the package is installed already.
+            cwd=str(shared),
+        )
+        (shared / "done").touch()
+        return python
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def without_package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The python of a venv without the package."""
-    return _venv(tmp_path_factory.mktemp("without") / "venv", with_pip=False)
+    with shared_dir(tmp_path_factory, "doctor-without-package") as shared:
+        python = shared / "venv" / "bin" / "python"
+        if not (shared / "done").exists():
+            _venv(shared / "venv", with_pip=False)
+            (shared / "done").touch()
+        return python
 
 
 def shim_cli(*argv: str, env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None) -> "subprocess.CompletedProcess[str]":
