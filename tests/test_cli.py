@@ -237,7 +237,6 @@ SCRIPT = textwrap.dedent(
 CHILD = textwrap.dedent(
     """\
     import os
-import platform
     print("child got", os.system("echo child says hi | tr a-z A-Z; exit 4"), flush=True)
     """
 )
