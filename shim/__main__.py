@@ -1,7 +1,5 @@
 """``python -m shim``: the same command line as the ``shim`` console script."""
 
-from __future__ import annotations
-
 import sys
 
 from shim._tools.cli import main

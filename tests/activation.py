@@ -13,8 +13,6 @@ The child environment has no ``PYTHONPATH``: ``shim`` comes from where it
 is installed, as for a user.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import sysconfig

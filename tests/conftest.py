@@ -1,13 +1,12 @@
 """Shared fixtures: every test leaves os.system, signal handlers and the environment as it found them."""
 
-from __future__ import annotations
-
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Sequence
 
 import pytest
 
@@ -30,16 +29,40 @@ def child_env(**extra: str) -> Dict[str, str]:
     return env
 
 
-def shim_process(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def shim_process(*argv: str, cwd: Path = ROOT) -> "subprocess.CompletedProcess[str]":
     """Run ``python -m shim`` in a fresh interpreter."""
     return subprocess.run(
         [sys.executable, "-m", "shim", *argv],
         cwd=cwd,
         env=child_env(),
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True,
         check=False,
     )
+
+
+@contextlib.contextmanager
+def shared_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A directory that every xdist worker of this run shares, held under a lock while in use.
+
+    What a test makes once for the run (a plain run to compare with, a
+    venv) goes there, whichever worker gets there first: the workers must
+    not count on ``xdist_group`` to put related tests together (pytest-xdist
+    3.8 no longer groups under pytest 9).
+    """
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's directory, above each worker's own
+    path = base / "shared" / name
+    path.mkdir(parents=True, exist_ok=True)
+    with open(f"{path}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield path
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture
@@ -51,6 +74,19 @@ def popen_events() -> Iterator[List[Any]]:
     """
     events: List[Any] = []
     active = [True]
+    if not hasattr(sys, "addaudithook"):
+        # Python 3.6 and 3.7 raise no audit events: record what the event
+        # would carry, from the method that raises it on 3.8+.
+        original = subprocess.Popen._execute_child  # type: ignore[attr-defined]
+
+        def execute_child(self: Any, args: Any, executable: Any, preexec_fn: Any, close_fds: Any, pass_fds: Any, cwd: Any, env: Any, *rest: Any) -> Any:
+            events.append((args[0] if executable is None else executable, args, cwd, env))
+            return original(self, args, executable, preexec_fn, close_fds, pass_fds, cwd, env, *rest)
+
+        subprocess.Popen._execute_child = execute_child  # type: ignore[attr-defined]
+        yield events
+        subprocess.Popen._execute_child = original  # type: ignore[attr-defined]
+        return
 
     def hook(name: str, args: Any) -> None:
         if active[0] and name == "subprocess.Popen":
@@ -82,6 +118,29 @@ def _restore_global_state() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
+# The migration tools (scan, report, fix) and the release build need Python
+# 3.8+ (shim._tools.unavailable says why); on 3.6 and 3.7 their tests are not
+# collected, and the runtime's are (.ci/legacy-pythons).
+TOOLS_MODULES = (
+    "test_architecture.py",
+    "test_docs_commands.py",
+    "test_fix.py",
+    "test_report.py",
+    "test_report_html.py",
+    "test_scan.py",
+)
+TOOLS_NEED = (3, 8)
+collect_ignore = list(TOOLS_MODULES) if sys.version_info < TOOLS_NEED else []
+
+
+def pytest_report_header(config: pytest.Config) -> List[str]:
+    if not collect_ignore:
+        return []
+    modules = ", ".join(collect_ignore)
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return [f"not collected on Python {version}: {modules} (the tools and the release build need 3.8+)"]
+
+
 # Modules whose tests hold on every platform; the rest exercise the POSIX
 # behaviour of os.system (wait statuses, /bin/sh, signals, file descriptors).
 PORTABLE_MODULES = {"test_windows", "test_config", "test_suggest", "test_scan", "test_report"}
@@ -94,3 +153,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     for item in items:
         if item.module.__name__ not in PORTABLE_MODULES:
             item.add_marker(skip)
+
+
+def characters(*, exclude_categories: Sequence[str], exclude_characters: str) -> Any:
+    """``hypothesis.strategies.characters`` with the argument names of every hypothesis the suite uses.
+
+    The hypothesis for Python 3.6 (6.31) names them ``blacklist_*``; newer
+    ones deprecate those names, and warnings are errors here.
+    """
+    from hypothesis import strategies as st
+
+    try:
+        return st.characters(exclude_categories=exclude_categories, exclude_characters=exclude_characters)
+    except TypeError:
+        return st.characters(blacklist_categories=exclude_categories, blacklist_characters=exclude_characters)

@@ -13,8 +13,6 @@ that records the return value or the exception).  What is compared:
 * anything else the case records with ``note(...)`` (files, fds, timings).
 """
 
-from __future__ import annotations
-
 import importlib.util
 import json
 import os

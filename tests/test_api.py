@@ -1,7 +1,5 @@
 """install(), uninstall(), installed(), is_installed(): patching that is idempotent and reversible."""
 
-from __future__ import annotations
-
 import os
 import posix
 import subprocess
@@ -279,6 +277,6 @@ def test_child_python_sees_shim_via_environment() -> None:
     shim.install()
     out = subprocess.run(
         [sys.executable, "-c", "import os, posix; print(os.system is posix.system)"],
-        capture_output=True, text=True, check=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True,
     ).stdout
     assert out.strip() == "True"

@@ -5,10 +5,9 @@ runs ``python -m shim`` in a fresh interpreter and compares with running the
 same program directly.
 """
 
-from __future__ import annotations
-
 import json
 import os
+import platform
 import signal
 import subprocess
 import sys
@@ -19,7 +18,9 @@ from typing import Dict, List, Optional
 import pytest
 import shim
 from shim._tools import cli as _cli
+from shim._tools import unavailable
 
+from assumptions import needs_non_root, needs_tools
 from conftest import ROOT, child_env
 
 POSIX = os.name == "posix"
@@ -31,14 +32,14 @@ def shim_cli(
     env: Optional[Dict[str, str]] = None,
     cwd: Optional[Path] = None,
     timeout: float = 60,
-) -> subprocess.CompletedProcess[str]:
+) -> "subprocess.CompletedProcess[str]":
     """Run ``python -m shim ARGS`` in a fresh interpreter."""
     return subprocess.run(
         [sys.executable, "-m", "shim", *args],
         env=env if env is not None else child_env(),
         cwd=str(cwd) if cwd is not None else None,
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=timeout,
         check=False,
     )
@@ -104,8 +105,22 @@ def test_the_basic_subcommands_are_registered() -> None:
 
 @pytest.mark.parametrize("command", [None, *_subcommands()])
 def test_help_for_every_subcommand(command: Optional[str], capsys: pytest.CaptureFixture[str]) -> None:
-    """``--help`` works for the top level and every subcommand, and exits 0."""
+    """``--help`` works for the top level and every subcommand, and exits 0.
+
+    Where the migration tools need a newer Python, theirs says so in one
+    line and exits 2.
+    """
     argv = ["--help"] if command is None else [command, "--help"]
+    if command in unavailable.TOOLS.values() and sys.version_info < unavailable.TOOLS_NEED:
+        assert _cli.main(argv) == 2
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == (
+            f"shim: {command} needs Python 3.8 or later, and this is Python {platform.python_version()}; "
+            f"run 'shim {command}' with a newer Python (pip install os-system-shim there): "
+            "audit files and sources do not depend on the Python that wrote them\n"
+        )
+        return
     assert _cli.main(argv) == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: shim" if command is None else f"usage: shim {command}")
@@ -158,6 +173,7 @@ def test_a_bad_option_value_names_the_option(capsys: pytest.CaptureFixture[str])
 
 
 @posix_only
+@needs_tools  # reads from shim report
 def test_interrupt_exits_130_without_a_traceback(tmp_path: Path) -> None:
     """Ctrl-C (SIGINT) while a command works gives exit status 130 and no traceback."""
     with subprocess.Popen(
@@ -178,6 +194,7 @@ def test_interrupt_exits_130_without_a_traceback(tmp_path: Path) -> None:
     assert b"Traceback" not in err
 
 
+@needs_tools
 def test_a_closed_pipe_on_stdout_is_not_an_error_message(tmp_path: Path) -> None:
     """``shim report ... | head -1`` ends quietly: no traceback, no complaint at exit."""
     audit = tmp_path / "audit.jsonl"
@@ -231,6 +248,7 @@ def write_programs(tmp_path: Path) -> None:
 
 
 @posix_only
+@needs_tools  # reads the records with shim report
 def test_run_records_the_program_and_its_child_pythons(tmp_path: Path) -> None:
     """Both the program's and its child Python's calls land in the audit file.
 
@@ -240,12 +258,12 @@ def test_run_records_the_program_and_its_child_pythons(tmp_path: Path) -> None:
     write_programs(tmp_path)
     env = hooked_env(tmp_path)
     direct = subprocess.run(
-        [sys.executable, "script.py", "3"], cwd=tmp_path, env=env, capture_output=True, check=False
+        [sys.executable, "script.py", "3"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False
     )
     shimmed = subprocess.run(
         [sys.executable, "-m", "shim", "run", "--audit", "audit.jsonl", "--",
          sys.executable, "script.py", "3"],
-        cwd=tmp_path, env=env, capture_output=True, check=False, timeout=60,
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False, timeout=60,
     )
     assert (shimmed.returncode, shimmed.stdout, shimmed.stderr) == (
         direct.returncode, direct.stdout, direct.stderr,
@@ -302,7 +320,7 @@ def test_run_gives_the_program_default_sigpipe(tmp_path: Path) -> None:
     its default, which is what running it directly shows.
     """
     argv = ["sh", "-c", "yes | head -1"]
-    direct = subprocess.run(argv, capture_output=True, check=False)
+    direct = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     result = shim_cli("run", "--", *argv)
     assert (result.returncode, result.stdout, result.stderr) == (
         direct.returncode, direct.stdout.decode(), direct.stderr.decode(),
@@ -314,7 +332,7 @@ def test_run_gives_the_program_default_sigpipe(tmp_path: Path) -> None:
 def test_a_program_that_is_not_found_gives_127_like_a_shell(tmp_path: Path) -> None:
     """A missing program: one line and status 127, what ``sh -c`` gives for it."""
     name = "shim-test-no-such-program"
-    shell = subprocess.run(["sh", "-c", name], capture_output=True, check=False)
+    shell = subprocess.run(["sh", "-c", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     result = shim_cli("run", "--", name)
     assert result.returncode == shell.returncode == 127
     assert name in one_error_line(result.stderr)
@@ -324,6 +342,7 @@ def test_a_program_that_is_not_found_gives_127_like_a_shell(tmp_path: Path) -> N
 
 
 @posix_only
+@needs_non_root
 def test_a_program_that_cannot_be_executed_gives_126_like_a_shell(tmp_path: Path) -> None:
     """A file without execute permission: one line and status 126, as ``sh -c`` gives."""
     target = tmp_path / "not-executable"
@@ -331,7 +350,7 @@ def test_a_program_that_cannot_be_executed_gives_126_like_a_shell(tmp_path: Path
     target.chmod(0o644)
     if os.access(target, os.X_OK):
         pytest.skip("running as a user who may execute any file")
-    shell = subprocess.run(["sh", "-c", str(target)], capture_output=True, check=False)
+    shell = subprocess.run(["sh", "-c", str(target)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     result = shim_cli("run", "--", str(target))
     assert result.returncode == shell.returncode == 126
     one_error_line(result.stderr)
@@ -405,7 +424,7 @@ def test_the_audit_path_survives_a_change_of_directory(tmp_path: Path) -> None:
     code = "import os; os.chdir('elsewhere'); os.system('true')"
     result = subprocess.run(
         [sys.executable, "-m", "shim", "run", "--audit", "audit.jsonl", "--", sys.executable, "-c", code],
-        cwd=tmp_path, env=hooked_env(tmp_path), capture_output=True, text=True, check=False, timeout=60,
+        cwd=tmp_path, env=hooked_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False, timeout=60,
     )
     assert result.returncode == 0, result.stderr
     records = (tmp_path / "audit.jsonl").read_text().splitlines()

@@ -43,6 +43,10 @@ SHOWS = {
         "shim: INFO: os.system('ls /nonexistent') returned 512 (exit code 2)",
         "status: 512",
     ],
+    "SHIM_ENABLE=1 .venv/bin/shim doctor": [
+        "'1': switches the shim on at start-up",
+        "verdict: active: os.system goes through the shim in",
+    ],
     ".venv/bin/shim report calls.jsonl": [
         "shim report: 2 call sites, 2 calls (1 failed) from 1 file(s)",
         '   source:     status = os.system("ls /nonexistent")',

@@ -6,8 +6,6 @@ hook of the installed package), ``import shim.auto`` or ``shim run``, and
 compared with the same program under plain ``os.system``.
 """
 
-from __future__ import annotations
-
 import json
 import subprocess
 import sys
@@ -37,6 +35,12 @@ PRELUDE = textwrap.dedent(
     """
     import json, os, sys, threading
     _popens = []
+    # The hook is defined in a namespace of its own: Python 3.8 and 3.9 keep
+    # audit hooks, and so their functions' globals, until after modules are
+    # torn down, so a hook defined here would keep every global of the
+    # program alive at shutdown (no __del__ would run).
+    _hook_globals = {"_popens": _popens}
+    exec('''
     def _count(name, args):
         # A command the shim runs (it passes bytes), not the program's own
         # Popen, nor capture's helper that takes over a pipe still held by
@@ -46,8 +50,9 @@ PRELUDE = textwrap.dedent(
         last = args[1][-1]
         if isinstance(last, bytes) and b"command -p cat" not in last:
             _popens.append(1)
+    ''', _hook_globals)
     if hasattr(sys, "addaudithook"):
-        sys.addaudithook(_count)
+        sys.addaudithook(_hook_globals["_count"])
     def report(**data):
         data["popens"] = len(_popens)
         with open(os.environ["RESULT"], "w") as f:
@@ -77,7 +82,7 @@ def run_program(
     env.update(variables)
     env["RESULT"] = str(result)
     env.update(extra_env or {})
-    proc = subprocess.run(argv, capture_output=True, env=env, cwd=tmp_path, timeout=timeout, check=False)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path, timeout=timeout, check=False)
     data: Dict[str, Any] = json.loads(result.read_text()) if result.exists() else {}
     data["stdout"] = proc.stdout.decode("utf-8", "replace")
     data["stderr"] = proc.stderr.decode("utf-8", "replace")

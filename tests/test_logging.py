@@ -1,7 +1,5 @@
 """Logging: one INFO record per call on the ``shim`` logger, and nothing that can change a call's result."""
 
-from __future__ import annotations
-
 import json
 import logging
 import os
@@ -58,12 +56,12 @@ def records() -> Iterator[List[logging.LogRecord]]:
     logger.removeHandler(handler)
 
 
-def run_child(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_child(code: str, **env: str) -> "subprocess.CompletedProcess[str]":
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         env=child_env(**env),
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=60,
         check=False,
     )

@@ -1,13 +1,12 @@
 """Redaction: what is masked in logs and audit records, and how a bad pattern is reported."""
 
-from __future__ import annotations
-
 import json
 import os
 import subprocess
 import sys
 import textwrap
-from typing import TYPE_CHECKING, List
+from pathlib import Path
+from typing import List
 
 import pytest
 import shim
@@ -15,10 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from shim._common.redact import MASK, Redactor, compile_patterns, secret_option
 
-from conftest import child_env
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from conftest import characters, child_env
 
 DEFAULT = Redactor()
 
@@ -187,16 +183,16 @@ def test_bad_pattern_in_environment_runs_unshimmed(tmp_path: Path) -> None:
     plain = subprocess.run(
         [sys.executable, "-c", code.format(enable="")],
         env=child_env(),
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=60,
         check=False,
     )
     shimmed = subprocess.run(
         [sys.executable, "-c", code.format(enable="; import shim.auto")],
         env=child_env(**env),
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=60,
         check=False,
     )
@@ -233,7 +229,7 @@ def test_redaction_never_changes_the_command(tmp_path: Path) -> None:
 
 
 SECRET_TEXT = st.text(
-    alphabet=st.characters(
+    alphabet=characters(
         exclude_categories=("Cs", "Cc", "Zs", "Zl", "Zp"), exclude_characters="'\"\\&;|<>()`$"
     ),
     min_size=4,

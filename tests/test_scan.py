@@ -345,9 +345,9 @@ def test_baseline_paths_do_not_depend_on_the_current_directory(tmp_path: Path) -
 
 
 def _other_python() -> str:
-    """Return another Python (3.8 first: the oldest ast), or skip the test."""
+    """Return another Python (3.8 first: the oldest ast the tools support), or skip the test."""
     running = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    for version in ("3.8", "3.13", "3.9", "3.12", "3.10", "3.11"):
+    for version in ("3.8", "3.13", "3.15", "3.14", "3.9", "3.12", "3.10", "3.11"):
         if version == running:
             continue
         candidates = [

@@ -22,12 +22,9 @@ the word (``$PATH_DIR/word``, or the word itself when it has a slash), and
 that path is what is compared.
 """
 
-from __future__ import annotations
-
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -41,12 +38,7 @@ from shim._common import syntax as _shell
 from shim._common.syntax import Analysis, analyze
 from shim._runtime.shellfree import environment_order, environment_reason, shell_status
 
-DASH = shutil.which("dash") or (
-    "/bin/sh" if os.path.basename(os.path.realpath("/bin/sh")) == "dash" else None
-)
-BASH = shutil.which("bash")
-
-needs_dash = pytest.mark.skipif(DASH is None, reason="dash is not installed")
+from assumptions import BASH, COMPILER, DASH, needs_bash, needs_compiler, needs_dash
 
 _DUMPER_C = rb"""
 #include <stdio.h>
@@ -120,7 +112,7 @@ class ShellProbe:
             cwd=cwd,
             env={"PATH": os.fsdecode(self.bin), "LC_ALL": "C"},
             stdin=subprocess.DEVNULL,
-            capture_output=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             timeout=30,
             check=False,
         )
@@ -159,12 +151,12 @@ class ShellProbe:
 
 def _build_dumper(root: Path, dumper: Path) -> bool:
     """Compile the C dumper (exact argv[0]) or fall back to a script; True if compiled."""
-    compiler = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    compiler = COMPILER
     if compiler:
         source = root / "dump.c"
         source.write_bytes(_DUMPER_C)
         built = subprocess.run(
-            [compiler, "-O1", "-o", str(dumper), str(source)], capture_output=True, check=False
+            [compiler, "-O1", "-o", str(dumper), str(source)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False
         )
         if built.returncode == 0:
             return True
@@ -410,7 +402,7 @@ def test_the_builtin_list_covers_every_builtin_dash_knows() -> None:
     names = {n for n in names if re.fullmatch(rb"[A-Za-z0-9_.:\[\]{}!+-]+", n)}
     script = b"".join(b"command -V '" + n + b"'\n" for n in sorted(names))
     out = subprocess.run(
-        [b"sh", b"-c", script], executable=DASH, capture_output=True, env={"PATH": "/nonexistent"}, check=False
+        [b"sh", b"-c", script], executable=DASH, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"PATH": "/nonexistent"}, check=False
     ).stdout
     special = set()
     for line in out.splitlines():
@@ -422,12 +414,11 @@ def test_the_builtin_list_covers_every_builtin_dash_knows() -> None:
     assert not missing
 
 
+@needs_bash
 def test_bash_builtins_are_covered() -> None:
     """When /bin/sh is bash (POSIX mode) its builtins and keywords also need the shell."""
-    if BASH is None:
-        pytest.skip("bash is not installed")
     out = subprocess.run(
-        [b"sh", b"-c", b"compgen -b; compgen -k"], executable=BASH, capture_output=True, check=False
+        [b"sh", b"-c", b"compgen -b; compgen -k"], executable=BASH, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False
     ).stdout
     names = set(out.split())
     assert b"echo" in names
@@ -448,8 +439,10 @@ _ENV_DUMP = b"/usr/bin/env"
 
 
 def _environment_seen(environ: Dict[bytes, bytes], via_shell: bool, cwd: str) -> List[bytes]:
-    argv = [b"/bin/sh", b"-c", _ENV_DUMP + b" -0"] if via_shell else [_ENV_DUMP, b"-0"]
-    out = subprocess.run(argv, env=environ, cwd=cwd, capture_output=True, check=True).stdout
+    # dash, whatever /bin/sh is: environment_reason describes what dash does
+    # (shell-free runs reproduce dash), and bash and ash add SHLVL and _.
+    argv = [os.fsencode(str(DASH)), b"-c", _ENV_DUMP + b" -0"] if via_shell else [_ENV_DUMP, b"-0"]
+    out = subprocess.run(argv, env=environ, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True).stdout
     return sorted(out.split(b"\0"))
 
 
@@ -457,6 +450,7 @@ def _base_environ(cwd: str) -> Dict[bytes, bytes]:
     return {b"PATH": b"/usr/bin:/bin", b"PWD": os.fsencode(cwd), b"HOME": b"/root", b"LC_ALL": b"C"}
 
 
+@needs_dash
 @pytest.mark.skipif(not os.path.exists(_ENV_DUMP), reason="needs /usr/bin/env")
 @pytest.mark.parametrize(
     ("change", "reason"),
@@ -484,7 +478,7 @@ def test_environment_reason_matches_what_dash_changes(
 ) -> None:
     """environment_reason is None exactly when the shell passes the environment unchanged.
 
-    Each case runs ``/usr/bin/env -0`` directly and through ``/bin/sh -c``
+    Each case runs ``/usr/bin/env -0`` directly and through ``dash -c``
     from the current directory; where no reason is given the two must see
     the same environment, and where one is given they must differ (so each
     check is needed), except for PATH, which changes the program lookup and
@@ -515,28 +509,35 @@ def test_environment_reason_matches_what_dash_changes(
         os.chdir(cwd)
 
 
+@needs_dash
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/status") or not os.path.exists("/bin/grep"), reason="needs /proc and /bin/grep"
+)
 def test_environment_reason_sees_blocked_signals() -> None:
-    """A blocked signal is a reason: the shell unblocks everything, a direct exec would not."""
+    """A blocked signal is a reason: dash unblocks everything, a direct exec would not.
+
+    (bash and ash pass a blocked signal on blocked; shell-free runs
+    reproduce dash.)
+    """
     code = textwrap.dedent(
         """
         import os, signal, subprocess
         from shim._runtime.shellfree import environment_reason
         def blocked(argv):
-            out = subprocess.run(argv, capture_output=True, check=True, restore_signals=False).stdout
+            out = subprocess.run(argv, stdout=subprocess.PIPE, check=True, restore_signals=False).stdout
             return [l for l in out.splitlines() if l.startswith(b"SigBlk")]
         grep = [b"/bin/grep", b"SigBlk", b"/proc/self/status"]
+        dash = os.fsencode(os.environ["DASH"])
         print(environment_reason())
-        assert blocked(grep) == blocked([b"/bin/sh", b"-c", b" ".join(grep)])
+        assert blocked(grep) == blocked([dash, b"-c", b" ".join(grep)])
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
         print(environment_reason())
-        assert blocked(grep) != blocked([b"/bin/sh", b"-c", b" ".join(grep)])
+        assert blocked(grep) != blocked([dash, b"-c", b" ".join(grep)])
         """
     )
-    if not os.path.exists("/proc/self/status") or not os.path.exists("/bin/grep"):
-        pytest.skip("needs /proc and /bin/grep")
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), PWD=os.getcwd())
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), PWD=os.getcwd(), DASH=str(DASH))
     env.pop("IFS", None)
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["None", "blocked signals"]
 
@@ -585,7 +586,7 @@ def test_environment_order_is_the_order_dash_passes() -> None:
         environ.update({b"PATH": b"/usr/bin:/bin", b"PWD": cwd})
         assert environment_reason(environ) is None
         out = subprocess.run(
-            [b"sh", b"-c", _ENV_DUMP + b" -0"], executable=DASH, env=environ, capture_output=True, check=True
+            [b"sh", b"-c", _ENV_DUMP + b" -0"], executable=DASH, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True
         ).stdout
         seen = [entry.split(b"=", 1)[0] for entry in out.split(b"\0")[:-1]]
         assert seen == environment_order(environ), list(environ)
@@ -623,7 +624,7 @@ def test_shell_status_matches_dash_for_every_signal() -> None:
         script = f"kill -{sig} $$"
         raw = _raw_status([DASH, "-c", script])
         assert raw & 0x7F == sig, (sig, raw)
-        outer = subprocess.run([DASH, "-c", f"{DASH} -c '{script}'"], capture_output=True, check=False)
+        outer = subprocess.run([DASH, "-c", f"{DASH} -c '{script}'"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
         assert shell_status(raw) == (outer.returncode << 8, outer.stderr), sig
 
 
@@ -631,7 +632,7 @@ def test_shell_status_matches_dash_for_every_signal() -> None:
 def test_shell_status_passes_exit_codes_through(code: int) -> None:
     """An exit code reaches os.system unchanged, and the shell writes nothing."""
     raw = _raw_status(["/bin/sh", "-c", f"exit {code}"])
-    outer = subprocess.run(["/bin/sh", "-c", f"/bin/sh -c 'exit {code}'"], capture_output=True, check=False)
+    outer = subprocess.run(["/bin/sh", "-c", f"/bin/sh -c 'exit {code}'"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     assert shell_status(raw) == (outer.returncode << 8, outer.stderr) == (code << 8, b"")
 
 
@@ -641,11 +642,10 @@ def test_shell_status_keeps_an_uncollected_status() -> None:
 
 
 @needs_dash
+@needs_compiler
 def test_shell_status_reports_a_core_dump(tmp_path: Path) -> None:
     """A program that dumps core: dash adds " (core dumped)" to the message."""
-    compiler = shutil.which("cc") or shutil.which("gcc")
-    if compiler is None:
-        pytest.skip("needs a C compiler for a small program that calls abort()")
+    compiler = str(COMPILER)
     source = tmp_path / "abort.c"
     source.write_text("#include <stdlib.h>\nint main(void) { abort(); }\n")
     subprocess.run([compiler, "-o", str(tmp_path / "abort"), str(source)], check=True)
@@ -653,6 +653,6 @@ def test_shell_status_reports_a_core_dump(tmp_path: Path) -> None:
     raw = _raw_status([str(DASH), "-c", script + "exec ./abort"], cwd=str(tmp_path))
     if not raw & 0x80:
         pytest.skip("this system does not dump cores here (ulimit or core_pattern)")
-    outer = subprocess.run([str(DASH), "-c", script + "./abort"], cwd=str(tmp_path), capture_output=True, check=False)
+    outer = subprocess.run([str(DASH), "-c", script + "./abort"], cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
     assert shell_status(raw) == (outer.returncode << 8, outer.stderr)
     assert outer.stderr.endswith(b" (core dumped)\n")

@@ -4,19 +4,17 @@ Each test checks the path actually taken through the subprocess.Popen audit
 event (its executable), and compares results with plain os.system.
 """
 
-from __future__ import annotations
-
 import os
 import pickle
 import posix
-from typing import TYPE_CHECKING, Any, List
+from pathlib import Path
+from typing import Any, List
 
 import pytest
 import shim
 from shim._common import platform as _env
 
-if TYPE_CHECKING:
-    from pathlib import Path
+from assumptions import needs_shell_free
 
 
 def executables(popen_events: List[Any]) -> List[bytes]:
@@ -32,7 +30,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.mark.skipif(not _env.SHELL_IS_DASH, reason="shell-free runs need /bin/sh to be dash")
+@needs_shell_free
 def test_auto_runs_a_plain_command_without_the_shell(popen_events: List[Any], workdir: Path) -> None:
     """A command with no shell syntax runs as an argv: Popen gets the program, not /bin/sh."""
     shim.install(shell="auto")
@@ -83,7 +81,7 @@ def test_never_refuses_shell_syntax_and_runs_nothing(popen_events: List[Any], wo
     assert "pipe" in str(error) and __file__ in str(error)
 
 
-@pytest.mark.skipif(not _env.SHELL_IS_DASH, reason="shell-free runs need /bin/sh to be dash")
+@needs_shell_free
 def test_never_runs_plain_commands_directly(popen_events: List[Any], workdir: Path) -> None:
     """shell="never" runs commands without shell syntax, directly, with plain os.system's status."""
     shim.install(shell="never")

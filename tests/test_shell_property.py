@@ -11,8 +11,6 @@ string and reports the argv it executed (see ``ShellProbe`` in
 The seed is printed on failure; ``SHIM_TEST_SEED=<n>`` replays a run.
 """
 
-from __future__ import annotations
-
 import os
 import random
 import tempfile
@@ -24,6 +22,7 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 from shim._common.syntax import analyze
 
+from conftest import characters
 from test_shell_analysis import BASH, DASH, ShellProbe
 
 # --- the generator ---------------------------------------------------------------------------
@@ -176,7 +175,7 @@ def test_never_raises_on_arbitrary_bytes(command: bytes) -> None:
 
 
 @settings(max_examples=300, deadline=None, database=None)
-@given(command=st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\0")))
+@given(command=st.text(alphabet=characters(exclude_categories=["Cs"], exclude_characters="\0")))
 def test_str_and_bytes_agree(command: str) -> None:
     """A str command is analyzed as the bytes os.system would pass (os.fsencode)."""
     assert analyze(command) == analyze(os.fsencode(command))

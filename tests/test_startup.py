@@ -1,7 +1,5 @@
 """Activation: the .pth start-up hook, SHIM_ENABLE, import shim.auto, and the start-up budget's design."""
 
-from __future__ import annotations
-
 import importlib
 import pkgutil
 import shutil
@@ -28,7 +26,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
     python = home / "bin" / "python"
     purelib = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True, text=True, check=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=True,
     ).stdout.strip()
     site = Path(purelib)
     wrapt_parent = Path(wrapt.__file__).resolve().parent.parent
@@ -41,7 +39,7 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
 def run_in(python: Path, code: str, **env: str) -> subprocess.CompletedProcess:
     environ = {k: v for k, v in child_env().items() if k != "PYTHONPATH"}
     environ.update(env)
-    return subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=environ, check=False)
+    return subprocess.run([str(python), "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, env=environ, check=False)
 
 
 PROBE = (
@@ -134,7 +132,7 @@ def test_hook_never_raises() -> None:
     )
     # -S: where shim is installed (under tox), its real hook would otherwise
     # have run at start-up already, before this one is made to fail.
-    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-S", "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             env=child_env(SHIM_ENABLE="1"), check=False)
     assert result.returncode == 0
     assert result.stdout.split() == ["True"]
@@ -148,7 +146,7 @@ def test_import_shim_auto_installs_from_environment() -> None:
         "print(shim.is_installed(), os.system('exit 1'))\n"
         "print(lifecycle.settings().shell)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             env=child_env(SHIM_SHELL="auto"), check=False)
     assert result.stdout.split() == ["True", "256", "auto"], result.stderr
 
@@ -156,7 +154,7 @@ def test_import_shim_auto_installs_from_environment() -> None:
 def test_import_shim_auto_with_bad_value() -> None:
     """`import shim.auto` with a bad variable prints one line and leaves os.system alone."""
     code = "import shim.auto, os, posix\nprint(os.system is posix.system)\n"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
                             env=child_env(SHIM_CAPTURE="everything"), check=False)
     assert result.stdout.split() == ["True"]
     assert len(result.stderr.splitlines()) == 1 and "SHIM_CAPTURE" in result.stderr

@@ -1,7 +1,5 @@
 """Wait-status arithmetic against the os module's own W* functions, on real statuses."""
 
-from __future__ import annotations
-
 import os
 import posix
 import signal

@@ -1,7 +1,5 @@
 """The suggested ``subprocess`` replacement: valid Python that gives os.system's status back."""
 
-from __future__ import annotations
-
 import ast
 import json
 import os
@@ -15,6 +13,7 @@ from hypothesis import strategies as st
 from shim._common import suggest as _suggest
 from shim._common import syntax as _shell
 
+from assumptions import needs_tools
 from conftest import child_env
 
 # Commands whose os.system status covers each case of the wait-status
@@ -60,9 +59,9 @@ print(json.dumps(out))
     result = subprocess.run(
         [sys.executable, "-c", program, json.dumps(cases)],
         env=child_env(),
-        capture_output=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         check=True,
-        text=True,
+        universal_newlines=True,
     )
     for command, status, rebuilt in json.loads(result.stdout):
         assert rebuilt == status, command
@@ -82,7 +81,7 @@ import os, subprocess
 print(os.system({command!r}), eval({_split(suggestion)[0]!r}))
 """
     result = subprocess.run(
-        [sys.executable, "-c", program], env=child_env(), capture_output=True, check=True, text=True
+        [sys.executable, "-c", program], env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True, universal_newlines=True
     )
     status, rc = (int(word) for word in result.stdout.split())
     assert rc == -9
@@ -150,6 +149,7 @@ def test_render_literal_prefers_double_quotes_when_asked() -> None:
         ("sh -c 'cat > /dev/null; exit 3'", "w"),
     ],
 )
+@needs_tools  # the os.popen suggestion is shim scan's
 def test_popen_suggestion_behaves_like_os_popen(command: str, mode: str) -> None:
     """The suggested Popen reads (or takes) what os.popen does, and its hint gives close()'s value."""
     argv = _argv(command)
@@ -177,8 +177,8 @@ print(plain.close() == (None if rc == 0 else rc << 8))
     result = subprocess.run(
         [sys.executable, "-c", program, command, mode],
         env=child_env(),
-        capture_output=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         check=True,
-        text=True,
+        universal_newlines=True,
     )
     assert result.stdout.split() == ["True", "True"]

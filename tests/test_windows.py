@@ -3,8 +3,6 @@
 The Windows branch itself runs in the CI matrix on windows-latest.
 """
 
-from __future__ import annotations
-
 import pytest
 from shim._runtime import windows as _windows
 

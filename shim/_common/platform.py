@@ -16,6 +16,7 @@ __all__ = [
     "SHELL_NAME",
     "SHELL_PATH",
     "SYSTEM_PASSES_DASHDASH",
+    "shell_free_reason",
 ]
 
 IS_WINDOWS = sys.platform == "win32"
@@ -61,3 +62,18 @@ def _shell_is_dash() -> bool:
 #: shell reproduces dash's behaviour (its signal reports, the environment it
 #: passes on), so ``shell="auto"`` only skips the shell when it is dash.
 SHELL_IS_DASH = IS_POSIX and _shell_is_dash()
+
+
+def shell_free_reason() -> Optional[str]:
+    """Why no command can run without ``/bin/sh`` here, or ``None`` when some can.
+
+    A command run without the shell gets what dash would have handed it
+    (its environment, its signal mask, its report of a killed program), so
+    ``shell="auto"`` skips the shell only where ``/bin/sh`` is dash.  Tests
+    and ``shim doctor`` ask this rather than the shell's name.
+    """
+    if not IS_POSIX:
+        return "not a POSIX system"
+    if not SHELL_IS_DASH:
+        return "/bin/sh is not dash"
+    return None

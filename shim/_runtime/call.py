@@ -241,8 +241,9 @@ def _plan_without_shell(call: Call, settings: "Settings") -> Optional[str]:
 
     analysis = syntax.analyze(call.command)
     reason = analysis.reason
+    unavailable = platform.shell_free_reason() if settings.shell == "auto" else None
     environment = None
-    if settings.shell == "never" or (analysis.argv is not None and platform.SHELL_IS_DASH):
+    if settings.shell == "never" or (analysis.argv is not None and unavailable is None):
         environment = shellfree.ENVIRONMENT.snapshot()
         argv = shell_argv(call.command)
         if not shellfree.exec_surely_fits(argv, platform.SHELL_PATH, environment):
@@ -253,8 +254,8 @@ def _plan_without_shell(call: Call, settings: "Settings") -> Optional[str]:
             if not runner.shell_can_start(stand_in, platform.SHELL_PATH):
                 call.shell_reason = _CANNOT_START
                 return _CANNOT_START
-    if analysis.argv is not None and settings.shell == "auto" and not platform.SHELL_IS_DASH:
-        reason = "/bin/sh is not dash"
+    if analysis.argv is not None and unavailable is not None:
+        reason = unavailable
     elif analysis.argv is not None and environment is not None:
         names = environment.names
         if settings.shell == "auto":

@@ -161,10 +161,13 @@ class Hold:
         Only the main thread may change handlers: from another thread nothing
         changes and ``False`` is returned (see the docs' fidelity page).
         """
+        if self.pid != os.getpid():
+            # Python 3.6 has no at-fork hook: the first call of a child
+            # forked by another thread drops the parent's hold, and makes the
+            # forking thread the main one before asking which thread holds.
+            self._forked()
         if not self.holds_here():
             return False
-        if self.pid != os.getpid():
-            self._forked()
         self.depth += 1
         try:
             self._swap()

@@ -7,14 +7,13 @@ the package's errors into one line on stderr and an exit status (listed in
 :mod:`shim._tools.exits`), never a traceback.
 """
 
-from __future__ import annotations
-
 import argparse
 import importlib
 import os
 import sys
 from typing import Any, NoReturn, Optional, Sequence
 
+from shim._tools import unavailable
 from shim._tools.exits import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_USAGE, say
 from shim._version import __version__
 from shim.exceptions import ShimError
@@ -28,6 +27,7 @@ SUBCOMMAND_MODULES = (
     "shim._tools.report.command",
     "shim._tools.scan.command",
     "shim._tools.fix.command",
+    "shim._tools.doctor",
 )
 
 
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"shim {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
+        if name in unavailable.TOOLS and sys.version_info < unavailable.TOOLS_NEED:
+            unavailable.register(subparsers, unavailable.TOOLS[name])
+            continue
         module = _optional_module(name)
         if module is not None:
             module.register(subparsers)

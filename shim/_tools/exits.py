@@ -8,8 +8,6 @@ and 127 when ``run`` cannot start the program (as a shell reports them);
 ``run`` otherwise exits with the status of the program it ran.
 """
 
-from __future__ import annotations
-
 import sys
 
 from shim.exceptions import ShimError

@@ -8,8 +8,6 @@ checks it, so a bad one is a usage error now rather than a warning in the
 program later.
 """
 
-from __future__ import annotations
-
 import argparse
 import contextlib
 import errno
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping
 
 from shim._common import platform as _platform
+from shim._common import redact as _redact
 from shim._common import settings as _settings
 from shim._tools.exits import EXIT_CANNOT_EXECUTE, EXIT_NOT_FOUND, UsageError, say
 
@@ -34,7 +33,7 @@ _RESTORED_SIGNALS = tuple(
 )
 
 
-def register(subparsers: argparse._SubParsersAction[Any]) -> None:
+def register(subparsers: "argparse._SubParsersAction[Any]") -> None:
     """Add the ``run`` subcommand."""
     parser = subparsers.add_parser(
         "run",
@@ -85,6 +84,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="with --otel: hand the trace context to each command in TRACEPARENT and "
         "TRACESTATE (SHIM_OTEL_PROPAGATE=1)",
     )
+    parser.add_argument(
+        "--no-check",
+        action="store_true",
+        help="start the program even where 'shim doctor' says the shim would not be active in it",
+    )
     parser.add_argument("program", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
@@ -97,7 +101,35 @@ def run(args: argparse.Namespace) -> int:
     if not program:
         raise UsageError("run: no program given (usage: shim run [options] -- PROGRAM ...)")
     env = run_environment(args, os.environ)
+    if not args.no_check:
+        _check_program(program, env)
     return _execute(program, env)
+
+
+def _check_program(program: List[str], env: Dict[str, str]) -> None:
+    """Refuse to start a Python program in which the shim would not be active.
+
+    Without the package in that interpreter (or with its start-up hook out
+    of site's reach), the program would run unshimmed and leave no audit
+    file: a silent no-op.  Programs that are not Python are started as they
+    are: which Pythons they start is theirs to say.
+    """
+    from shim._tools import doctor
+
+    found = doctor.python_of(program, env)
+    if found is None:
+        return
+    python, options = found
+    try:
+        diagnosis = doctor.diagnose(python, options=options, environ=env)
+    except UsageError:
+        return  # it cannot even be asked: exec will report what is wrong
+    if not diagnosis.active:
+        raise UsageError(
+            f"run: the shim would not be active in {python}: {diagnosis.cause}; "
+            f"fix: {diagnosis.fix} (details: shim doctor --python {python}; "
+            "--no-check starts it anyway)"
+        )
 
 
 def run_environment(args: argparse.Namespace, environ: Mapping[str, str]) -> Dict[str, str]:
@@ -133,7 +165,10 @@ def run_environment(args: argparse.Namespace, environ: Mapping[str, str]) -> Dic
         inherited = [p for p in env.get("SHIM_REDACT", "").split(";") if p.strip()]
         env["SHIM_REDACT"] = ";".join([*inherited, *(_pattern(p) for p in args.redact)])
     try:
-        _settings.from_env(env)
+        values = _settings.from_env(env)
+        # What activation does at the first call: a pattern that does not
+        # compile there would leave the program unshimmed.
+        _redact.compile_patterns(values.get("redact", ()))
     except ValueError as exc:
         raise UsageError(f"run: {exc} (from the environment)") from None
     return env
