@@ -199,12 +199,6 @@ def test_with_pytest_subprocess_the_shimmed_call_is_faked(pytester: pytest.Pytes
     result.assert_outcomes(passed=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime: the shim collects the status with os.waitpid on the Popen's pid, and "
-    "pytest-subprocess's fake process has pid 0 (no child): os.system returns -1, not the "
-    "fake's status (shim/_runtime/runner.py; reported to the runtime's owner)",
-)
 def test_with_pytest_subprocess_the_fake_status_is_returned(pytester: pytest.Pytester) -> None:
     """The status os.system returns for a faked command is the fake's return code, as a wait status."""
     pytest.importorskip("pytest_subprocess")

@@ -60,3 +60,9 @@ def test_failure_values() -> None:
     assert _status.exit_code(-1) is None and _status.term_signal(-1) is None
     assert _status.exit_code(_status.SHELL_START_FAILED) == 127
     assert _status.term_signal(posix.system("kill -TERM $$")) == signal.SIGTERM
+
+
+def test_from_returncode_inverts_returncode(statuses: List[int]) -> None:
+    """from_returncode(returncode(s)) gives s back, but for the core bit a returncode cannot carry."""
+    for status in statuses:
+        assert _status.from_returncode(_status.returncode(status)) == status & ~0x80

@@ -13,6 +13,7 @@ __all__ = [
     "WAIT_FAILED",
     "core_dumped",
     "exit_code",
+    "from_returncode",
     "returncode",
     "term_signal",
 ]
@@ -46,6 +47,13 @@ def term_signal(status: int) -> Optional[int]:
 def core_dumped(status: int) -> bool:
     """Whether the process dumped core."""
     return status >= 0 and term_signal(status) is not None and bool(status & 0x80)
+
+
+def from_returncode(returncode: int) -> int:
+    """The wait status that a ``Popen.returncode`` stands for (the core bit is lost)."""
+    if returncode < 0:
+        return -returncode & 0x7F
+    return (returncode & 0xFF) << 8
 
 
 def returncode(status: int) -> int:

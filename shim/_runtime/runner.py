@@ -36,7 +36,7 @@ class Stdio:
         """Descriptors to give the child as fd 1 and fd 2 (``None``: inherit)."""
         return None, None
 
-    def spawned(self, pid: int) -> None:
+    def spawned(self, pid: Optional[int]) -> None:
         """The child ``pid`` runs: close the child's ends, copy.
 
         May copy until the child has exited, but must not collect it.
@@ -68,6 +68,10 @@ def _inherit_trick() -> Dict[str, int]:
         except OSError:
             continue
     return {}
+
+
+#: The real Popen, as imported: a replacement (a test's fake) is waited for with its own wait().
+_POPEN = subprocess.Popen
 
 
 def _wait(pid: int) -> int:
@@ -183,11 +187,21 @@ def run(
                 finish(_status.SHELL_START_FAILED)
             return _status.SHELL_START_FAILED
         status = _status.WAIT_FAILED
+        pid = proc.pid
+        if not isinstance(proc, _POPEN) or not isinstance(pid, int) or pid <= 0:
+            # Not a process of ours: a stand-in for Popen (a test's fake,
+            # whose pid names no child).  Its own wait() has the status.
+            stdio.spawned(None)
+            status = _status.from_returncode(proc.wait())
+            stdio.exited()
+            if finish is not None:
+                finish(status)
+            return status
         try:
             if started is not None:
-                started(proc.pid)
-            stdio.spawned(proc.pid)
-            status = _wait_direct(proc.pid, held) if direct else _wait(proc.pid)
+                started(pid)
+            stdio.spawned(pid)
+            status = _wait_direct(pid, held) if direct else _wait(pid)
         finally:
             # Popen must not try to reap the child a second time.
             proc.returncode = _status.returncode(status)
