@@ -3,6 +3,10 @@
 Switch it on with ``SHIM_ENABLE=1`` in the environment, ``import shim.auto``,
 or :func:`install`.  What the program observes (return value, output,
 signals) stays exactly what plain ``os.system`` gives.
+
+The start-up hook often imports this package before pytest starts, so
+pytest must not try to rewrite its assertions (it has none):
+PYTEST_DONT_REWRITE.
 """
 
 from shim._runtime.api import install, installed, is_installed, uninstall

@@ -8,6 +8,7 @@ distribution's entry point, never from a ``-p`` option.
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,24 @@ def test_the_plugin_is_registered_and_off_by_default(suite: pytest.Pytester) -> 
     assert not list(suite.path.rglob("audit.jsonl"))
     helped = suite.runpytest_subprocess("--help")
     helped.stdout.fnmatch_lines(["*--shim=*SETTINGS*", "*--shim-audit=FILE*", "*--shim-baseline=FILE*"])
+
+
+def test_a_session_started_with_the_shim_imported_keeps_warnings_as_errors(
+    suite: pytest.Pytester,
+) -> None:
+    """``SHIM_ENABLE=1 pytest`` imports ``shim`` before pytest loads the plugin: no warning then.
+
+    pytest rewrites the asserts of a plugin's distribution and warns about a
+    package already imported (as the start-up hook, or ``shim.start`` on
+    Python 3.15, imports it); a project with ``filterwarnings = error``
+    would then fail to start its tests.
+    """
+    suite.makeini("[pytest]\naddopts = -p no:randomly\nfilterwarnings = error\n")
+    result = suite.run(
+        sys.executable, "-c", "import sys, shim, pytest; sys.exit(pytest.main(['-p', 'no:cacheprovider']))"
+    )
+    assert "PytestAssertRewriteWarning" not in str(result.stdout) + str(result.stderr)
+    result.assert_outcomes(passed=2)
 
 
 def test_shim_installs_audits_and_summarises(suite: pytest.Pytester) -> None:
