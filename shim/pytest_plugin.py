@@ -27,14 +27,16 @@ Nothing of the shim is imported until one of these options or the fixture
 is used.
 """
 
-from __future__ import annotations
-
 import logging
 import os
+import sys
 import tempfile
 from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional
 
 import pytest
+
+#: What the summary and the baseline need: shim report's and shim scan's engine.
+_TOOLS_NEED = (3, 8)
 
 if TYPE_CHECKING:
     from shim._tools.report.model import Report, Site
@@ -81,6 +83,11 @@ def pytest_configure(config: pytest.Config) -> None:
     baseline: Optional[str] = config.getoption("shim_baseline")
     if wanted is None and audit is None and baseline is None:
         return
+    if baseline is not None and sys.version_info < _TOOLS_NEED:
+        raise pytest.UsageError(
+            "--shim-baseline: comparing with a baseline needs Python 3.8 or later "
+            "(shim scan's engine); --shim and --shim-audit work here"
+        )
     options = _parse_settings(wanted or "")
     session = _Session(config, options, audit, baseline)
     config.pluginmanager.register(session, _PLUGIN_NAME)
@@ -179,7 +186,7 @@ class _Session:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.worker:
+        if self.worker or sys.version_info < _TOOLS_NEED:
             return
         self.report = _read(self.audit, str(self.config.rootpath))
         if self.baseline is not None and self.report is not None:
@@ -193,6 +200,12 @@ class _Session:
         write = terminalreporter.write_line
         terminalreporter.section("shim: os.system calls")
         report = self.report
+        if sys.version_info < _TOOLS_NEED:
+            write(
+                f"the summary needs Python 3.8 or later (shim report's engine); the calls are "
+                f"in the audit file {self.audit}: read it with a newer Python's shim report"
+            )
+            return
         if report is None:
             write(f"no call of os.system was recorded (audit file {self.audit})")
             return
@@ -222,7 +235,7 @@ class _Session:
                 write(f"every call site is in the baseline {self.baseline}", green=True)
 
 
-def _read(audit: str, root: str) -> Optional[Report]:
+def _read(audit: str, root: str) -> "Optional[Report]":
     if not os.path.exists(audit):
         return None
     from shim._tools.report.reader import read
@@ -233,7 +246,7 @@ def _read(audit: str, root: str) -> Optional[Report]:
     return report
 
 
-def _site_line(site: Site) -> str:
+def _site_line(site: "Site") -> str:
     from shim._tools.escape import oneline
 
     state = site.state
@@ -241,7 +254,7 @@ def _site_line(site: Site) -> str:
     return oneline(f"{site.name}: {site.calls} call(s){failed}; {state}")
 
 
-def _not_in_baseline(report: Report, baseline: str) -> List[str]:
+def _not_in_baseline(report: "Report", baseline: str) -> List[str]:
     """The call sites the tests ran that a ``shim scan`` baseline does not list."""
     from shim._tools.escape import oneline
     from shim._tools.scan.baseline import baseline_key, load_baseline

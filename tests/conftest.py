@@ -118,27 +118,66 @@ def _restore_global_state() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-# The migration tools (scan, report, fix) and the release build need Python
-# 3.8+ (shim._tools.unavailable says why); on 3.6 and 3.7 their tests are not
-# collected, and the runtime's are (.ci/legacy-pythons).
+# The migration tools (scan, report, fix), the release build and the
+# OpenTelemetry SDK need Python 3.8+ (shim._tools.unavailable says why); on
+# 3.6 and 3.7 the tests of them are not collected, and the runtime's are
+# (.ci/legacy-pythons).
 TOOLS_MODULES = (
     "test_architecture.py",
+    "test_corpus.py",
     "test_docs_commands.py",
     "test_fix.py",
+    "test_otel.py",
+    "test_otel_export.py",
+    "test_pytest_plugin.py",
     "test_report.py",
     "test_report_html.py",
     "test_scan.py",
+    "test_scan_ci.py",
+    "test_tools_hostile.py",
 )
 TOOLS_NEED = (3, 8)
-collect_ignore = list(TOOLS_MODULES) if sys.version_info < TOOLS_NEED else []
+
+# Tests of what does not change with the platform or the interpreter's
+# minor version in ways the rest of the suite would miss: third-party tools
+# driven end to end (Chromium, pre-commit, pip building the release, pytest
+# loading the plugin), the layering and the migration corpus.
+EXTERNAL_MODULES = (
+    "test_architecture.py",
+    "test_corpus.py",
+    "test_docs_commands.py",
+    "test_pytest_plugin.py",
+    "test_report_html.py",
+    "test_scan_ci.py",
+)
+
+#: SHIM_TEST_SCOPE: which part of the suite a run takes (.ci/tox-all and
+#: .ci/platforms choose it per interpreter and platform; default "all").
+#: "portable" leaves out EXTERNAL_MODULES, "runtime" also the migration
+#: tools' tests, keeping what depends on /bin/sh, libc and the interpreter.
+SCOPES = {
+    "all": (),
+    "portable": EXTERNAL_MODULES,
+    "runtime": tuple(sorted(set(EXTERNAL_MODULES) | set(TOOLS_MODULES) - {"test_otel.py", "test_otel_export.py"})),
+}
+SCOPE = os.environ.get("SHIM_TEST_SCOPE", "").strip() or "all"
+if SCOPE not in SCOPES:
+    raise SystemExit(f"SHIM_TEST_SCOPE={SCOPE!r}: expected one of {', '.join(SCOPES)}")
+
+_too_old = set(TOOLS_MODULES) if sys.version_info < TOOLS_NEED else set()
+collect_ignore = sorted(_too_old | set(SCOPES[SCOPE]))
 
 
 def pytest_report_header(config: pytest.Config) -> List[str]:
-    if not collect_ignore:
-        return []
-    modules = ", ".join(collect_ignore)
-    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
-    return [f"not collected on Python {version}: {modules} (the tools and the release build need 3.8+)"]
+    lines = []
+    if _too_old:
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        lines.append(f"not collected on Python {version}: {', '.join(sorted(_too_old))} "
+                     "(the tools, the release build and OpenTelemetry's SDK need 3.8+)")
+    left_out = sorted(set(SCOPES[SCOPE]) - _too_old)
+    if left_out:
+        lines.append(f"SHIM_TEST_SCOPE={SCOPE}: not collected here: {', '.join(left_out)}")
+    return lines
 
 
 # Modules whose tests hold on every platform; the rest exercise the POSIX

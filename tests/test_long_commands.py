@@ -8,24 +8,20 @@ command into short words and would run it: in ``auto`` and ``never`` mode
 the shim must give plain's outcome, at every length around the limits.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import posix
 import subprocess
 import sys
 import textwrap
-from typing import TYPE_CHECKING, Any, Dict, List
+from pathlib import Path
+from typing import Any, Dict, List
 
 import pytest
 import shim
 from shim._common import platform as _env
 
 from conftest import child_env
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 pytestmark = pytest.mark.skipif(not _env.SHELL_IS_DASH, reason="shell-free runs need /bin/sh to be dash")
 

@@ -5,17 +5,12 @@ way a project would run its own: the plugin comes from the installed
 distribution's entry point, never from a ``-p`` option.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 import textwrap
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 pytest_plugins = ["pytester"]
 

@@ -7,13 +7,12 @@ replacement, the captured tails, the log record, the exception of
 value masked in the command cannot come back through another field.
 """
 
-from __future__ import annotations
-
 import json
 import logging
 import os
 import string
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 import shim
@@ -29,9 +28,6 @@ from shim._runtime.publish import record
 from shim._runtime.session import Session
 
 from test_shell_property import commands
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def published(
