@@ -22,6 +22,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 
+from assumptions import needs_shell_free
 from conftest import ROOT
 
 DOCS = ROOT / "docs"
@@ -235,6 +236,7 @@ def test_getting_started(tmp_path: Path, reader_env: Dict[str, str]) -> None:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("docs_commands")
+@needs_shell_free  # the report shown on the page counts the sites that could drop the shell
 def test_migration(tmp_path: Path, reader_env: Dict[str, str]) -> None:
     """The migration page runs end to end on the example program: collect, look, fix, keep it fixed."""
     shutil.copytree(ROOT / "examples", tmp_path / "examples", ignore=shutil.ignore_patterns("__pycache__"))

@@ -7,6 +7,7 @@ compared with the same program under plain ``os.system``.
 """
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -150,7 +151,8 @@ def test_first_calls_from_many_threads(n: int, path: str, mode: str, tmp_path: P
 #: in a program that handles many signals.
 STORM_SENDER = """
 import os, select, signal, sys
-target, ack = int(sys.argv[1]), int(sys.argv[2])
+target, ack, ready = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+os.write(ready, b"r")
 while True:
     for sig in (signal.SIGUSR1, signal.SIGHUP):
         try:
@@ -179,13 +181,21 @@ for sig in range(signal.SIGRTMIN, signal.SIGRTMAX + 1):
 signal.signal(signal.SIGUSR1, on_usr1)
 signal.signal(signal.SIGHUP, on_hup)
 first = [os.system("true")] if AFTER_FIRST_CALL else []
-sender = subprocess.Popen([sys.executable, "-c", os.environ["SENDER"], str(os.getpid()), str(ack_r)],
-                          pass_fds=[ack_r])
-time.sleep(0.05)
+ready_r, ready_w = os.pipe()
+sender = subprocess.Popen([sys.executable, "-c", os.environ["SENDER"], str(os.getpid()), str(ack_r),
+                           str(ready_w)], pass_fds=[ack_r, ready_w])
+os.read(ready_r, 1)  # the storm starts with the first call
 statuses = first + [os.system("exit %d" % (i % 3)) for i in range(CALLS)]
+# On a loaded machine the storm can be thin: go on until both handlers have
+# run ten times (their calls are counted, not compared one by one).
+extra = 0
+deadline = time.monotonic() + 60
+while min(len(v) for v in handled.values()) < 10 and time.monotonic() < deadline:
+    os.system("exit 0")
+    extra += 1
 done.append(True)
 sender.kill(); sender.wait()
-report(statuses=statuses, handled={k: sorted(set(v)) for k, v in handled.items()},
+report(statuses=statuses, extra=extra, handled={k: sorted(set(v)) for k, v in handled.items()},
        ran={k: len(v) for k, v in handled.items()})
 """
 
@@ -217,12 +227,18 @@ def test_signal_storm_with_handlers_that_call_os_system(
     assert shimmed["ran"]["USR1"] >= 10
     assert shimmed["ran"]["HUP"] >= 10
     if AUDIT_HOOKS:
-        assert shimmed["popens"] == len(expected) + handler_calls
+        assert shimmed["popens"] == len(expected) + shimmed["extra"] + handler_calls
     if mode == "audit":
-        assert len(audit_records(shimmed)) == len(expected) + handler_calls
+        assert len(audit_records(shimmed)) == len(expected) + shimmed["extra"] + handler_calls
 
 
 # --- fork ---------------------------------------------------------------------------------------
+
+
+def same_but_pids(text: str) -> str:
+    """``text`` with process ids replaced, for comparing two runs' messages."""
+    return re.sub(r"pid=\d+", "pid=N", text)
+
 
 FORK_BODY = """
 import signal, time
@@ -268,7 +284,8 @@ def test_fork_from_a_thread_while_the_main_thread_is_in_a_call(path: str, tmp_pa
     """
     plain = run_program("plain", {}, FORK_BODY, tmp_path)
     shimmed = run_program(path, {"audit": "AUDIT"}, FORK_BODY, tmp_path)
-    assert shimmed["stderr"] == plain["stderr"] == ""
+    # Python 3.12+ warns about fork() in a multi-threaded process, naming its pid.
+    assert same_but_pids(shimmed["stderr"]) == same_but_pids(plain["stderr"])
     expected = {"outer": 2 << 8, "child": {"wait": 0, "status": 5 << 8, "handlers_restored": True},
                 "parent_handler": True}
     assert {k: plain[k] for k in expected} == expected
