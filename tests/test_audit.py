@@ -922,8 +922,9 @@ def test_program_descriptor_numbers_are_unchanged(tmp_path: Path, situation: str
             [sys.executable, str(script), situation],
             env=child_env(**({"AUDIT_TEST_OPTIONS": json.dumps(options)} if options else {})),
             cwd=str(tmp_path),
-            capture_output=True,
-            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
             timeout=60,
             check=False,
         )

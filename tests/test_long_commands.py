@@ -170,8 +170,9 @@ def test_argv_and_environment_too_large_together(tmp_path: Path) -> None:
         [sys.executable, "-c", BOUNDARY_SCRIPT],
         env=child_env(TESTS_DIR=os.path.dirname(__file__), PWD=str(tmp_path)),
         cwd=str(tmp_path),
-        capture_output=True,
-        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
         timeout=120,
         check=False,
     )
