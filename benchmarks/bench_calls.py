@@ -16,9 +16,9 @@ so that ``capture="tee"`` really captures (a terminal, a regular file or
 has ``SHIM_LOG=INFO``'s handler write to a file.
 
     python benchmarks/bench_calls.py [--rounds 41] [--block 20]
-"""
 
-from __future__ import annotations
+Runs on every interpreter the runtime supports (3.6 and later).
+"""
 
 import argparse
 import contextlib
@@ -38,6 +38,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import shim
 
 OLD_POPEN = sys.version_info < (3, 10)
+
+
+def _ns() -> int:  # Python 3.6 has no perf_counter_ns
+    return int(time.perf_counter() * 1e9)
+
+
+CLOCK: Callable[[], int] = getattr(time, "perf_counter_ns", _ns)
 
 
 class Variant:
@@ -63,7 +70,7 @@ class Variant:
 
 
 def timed(function: Callable[[str], int], command: str, calls: int) -> float:
-    clock = time.perf_counter_ns
+    clock = CLOCK
     start = clock()
     for _ in range(calls):
         function(command)
@@ -136,7 +143,7 @@ def record_cost(directory: str, records: int) -> Tuple[float, float, float]:
     done.duration = 0.001
     done.cwd = os.getcwd()
     done.site = (__file__, 1, "record_cost")
-    clock = time.perf_counter_ns
+    clock = CLOCK
     build: List[int] = []
     encode: List[int] = []
     write: List[int] = []
@@ -209,7 +216,7 @@ def main() -> int:
         us = [b * 1e6 for b in variant.blocks]
         print(f"{variant.name:<30} {statistics.median(us):9.0f} {percentile(us, .25):7.0f} {percentile(us, .75):7.0f}")
     print()
-    print(f"{'row':<36} {'ratio':>6} {'p25':>6} {'p75':>6} {'budget':>7}")
+    print(f"{'row':<40} {'ratio':>6} {'p25':>6} {'p75':>6} {'budget':>7}")
     over = 0
     for name, subject, floor, budget in rows:
         ratios = [s / f for s, f in zip(v[subject].blocks, v[floor].blocks)]
@@ -219,7 +226,7 @@ def main() -> int:
             verdict = "PASS" if median <= budget else "OVER"
             over += verdict == "OVER"
         shown = f"{budget:6.2f}x" if budget is not None else "      -"
-        print(f"{name:<36} {median:6.3f} {percentile(ratios, .25):6.3f} {percentile(ratios, .75):6.3f} "
+        print(f"{name:<40} {median:6.3f} {percentile(ratios, .25):6.3f} {percentile(ratios, .75):6.3f} "
               f"{shown} {verdict}")
     build, encode, write = cost
     total = build + encode + write
