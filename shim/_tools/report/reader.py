@@ -24,7 +24,7 @@ import os
 import sys
 import zlib
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Optional, Tuple
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Tuple
 
 from shim._tools.report.errors import NewerSchemaError, ReportError
 from shim._tools.report.model import Report
@@ -91,7 +91,9 @@ def read_file(report: Report, path: str) -> None:
 # expression matches (whitespace before and after); a record line is an
 # object right at the start, followed by its newline, so the scanner is
 # called directly and json.loads is left only the other lines.
-_SCAN = json.decoder.JSONDecoder().scan_once
+_SCAN: Callable[[str, int], Tuple[Any, int]] = (
+    json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]  # not in typeshed
+)
 
 
 def _parse(text: str) -> Any:
