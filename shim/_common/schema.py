@@ -44,11 +44,15 @@ FIELDS: Tuple[str, ...] = (
 )
 
 
+# Made once: json.dumps with options builds a new encoder at every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def encode(record: Dict[str, Any]) -> bytes:
     """Return one audit line: compact JSON, UTF-8, ending in a newline.
 
     ``allow_nan=False``: ``NaN`` and ``Infinity`` are not JSON, and a record
     that other tools cannot parse would be lost.
     """
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    text = _ENCODER.encode(record)
     return (text + "\n").encode("utf-8", "backslashreplace")

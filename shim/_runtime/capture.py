@@ -34,6 +34,7 @@ Capture never breaks a call: if a pipe or the thread cannot be had, the call
 runs without capture and the note says why.
 """
 
+import _signal
 import _thread
 import contextlib
 import os
@@ -68,6 +69,9 @@ _ALL_SIGNALS = VALID_SIGNALS
 _WRITE_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name)
 )
+_SIG_IGN = int(signal.SIG_IGN)
+_SIG_BLOCK = int(getattr(signal, "SIG_BLOCK", 0))
+_SIG_SETMASK = int(getattr(signal, "SIG_SETMASK", 2))
 _O_DIRECT = getattr(os, "O_DIRECT", 0)
 #: pidfds (Linux 5.3, Python 3.9) tell the caller's thread when the child
 #: has exited, so it can copy by itself, without a thread.
@@ -206,21 +210,23 @@ def _hold_write_signals() -> Optional[Set[int]]:
     pending on this thread and the write fails with EPIPE/EFBIG instead.
     Gives the old mask, or ``None`` when nothing needed blocking.
     """
-    live = [sig for sig in _WRITE_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+    # The C functions of _signal: signal's wrappers turn every number they
+    # give back into an enum member, which costs more than the system calls.
+    live = [sig for sig in _WRITE_SIGNALS if _signal.getsignal(sig) != _SIG_IGN]
     if not live:
         return None
-    return set(signal.pthread_sigmask(signal.SIG_BLOCK, live))
+    return set(_signal.pthread_sigmask(_SIG_BLOCK, live))
 
 
 def _release_write_signals(old: Optional[Set[int]]) -> None:
     """Drop what our writes raised, then put the thread's mask back."""
     if old is None:
         return
-    pending = signal.sigpending()
+    pending = _signal.sigpending()
     for sig in _WRITE_SIGNALS:
         if sig in pending and sig not in old:
-            signal.sigwait({sig})
-    signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            _signal.sigwait({sig})
+    _signal.pthread_sigmask(_SIG_SETMASK, old)
 
 
 def _inspect(fd: int) -> Tuple[Optional[str], Optional[os.stat_result]]:

@@ -30,6 +30,7 @@ class _Publishing(threading.local):
 
 
 _PUBLISHING = _Publishing()
+_UTC = dt.timezone.utc
 
 
 def publish(call: "Call", session: "Session") -> None:
@@ -114,23 +115,18 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
     """
     settings = session.settings
     ran_directly = call.argv is not None and not call.shell
-    # The suggestion needs only the syntax: a command that ran under the
-    # shell for another reason (shell="always", the environment) can still
-    # be replaced by an argv list.  The real bytes are analysed, not the
-    # masked text, where "***" would look like a glob.
-    words = call.argv if ran_directly else syntax.analyze(call.command).argv
-    masked = session.redactor.call(call.command, words)
+    command, argv, secrets, suggestion = _masked(call, session, ran_directly)
     refused = call.outcome == "refused"
     wait_status = None if refused else call.status
     captured = call.captured
     site = call.site
-    started = dt.datetime.fromtimestamp(call.started, dt.timezone.utc)
+    started = dt.datetime.fromtimestamp(call.started, _UTC)
     return {
         "v": schema.VERSION,
         "ts": started.isoformat(timespec="microseconds"),
         "pid": os.getpid(),
-        "command": masked.command,
-        "argv": masked.argv if ran_directly else None,
+        "command": command,
+        "argv": argv,
         "shell": bool(call.shell) and not refused,
         "shell_reason": call.shell_reason if call.shell or refused else None,
         "mode": settings.shell,
@@ -148,14 +144,54 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
         "capture": settings.capture,
         "stdout_bytes": getattr(captured, "stdout_bytes", None),
         "stderr_bytes": getattr(captured, "stderr_bytes", None),
-        "stdout_tail": _tail(session, captured, "stdout", masked.secrets),
-        "stderr_tail": _tail(session, captured, "stderr", masked.secrets),
+        "stdout_tail": _tail(session, captured, "stdout", secrets),
+        "stderr_tail": _tail(session, captured, "stderr", secrets),
         "stdout_note": getattr(captured, "stdout_note", None),
         "stderr_note": getattr(captured, "stderr_note", None),
         "merged": bool(getattr(captured, "merged", False)),
-        "suggestion": _suggestion(masked.command, masked.argv),
+        "suggestion": suggestion,
         "outcome": call.outcome,
     }
+
+
+#: Commands longer than this are masked anew each time, never kept.
+_KEPT_COMMAND = 4096
+
+
+def _masked(
+    call: "Call", session: "Session", ran_directly: bool
+) -> Tuple[str, Optional[List[str]], List[str], str]:
+    """The masked command, its masked argv or ``None``, the secrets, the suggestion.
+
+    All four depend only on the command's bytes (and the argv it ran as)
+    and the session's patterns, and a program tends to run the same
+    commands again and again: they are kept per session, so a repeated
+    command costs a dictionary lookup instead of masking, analysing and
+    suggesting again.
+    """
+    key = (call.command, tuple(call.argv) if ran_directly and call.argv is not None else None)
+    kept = session.masks.get(key)
+    if kept is None:
+        # The suggestion needs only the syntax: a command that ran under the
+        # shell for another reason (shell="always", the environment) can still
+        # be replaced by an argv list.  The real bytes are analysed, not the
+        # masked text, where "***" would look like a glob.
+        words = call.argv if ran_directly else syntax.analyze(call.command).argv
+        masked = session.redactor.call(call.command, words)
+        kept = (
+            masked.command,
+            tuple(masked.argv) if ran_directly and masked.argv is not None else None,
+            tuple(masked.secrets),
+            _suggestion(masked.command, masked.argv),
+        )
+        if len(call.command) <= _KEPT_COMMAND:
+            masks = session.masks
+            if len(masks) >= session.MASKS_KEPT:
+                masks.clear()
+            masks[key] = kept
+    command, argv, secrets, suggestion = kept
+    # Fresh lists for every record: a log handler may change what it is given.
+    return command, None if argv is None else list(argv), list(secrets), suggestion
 
 
 def _tail(session: "Session", captured: Any, stream: str, known: List[str]) -> Optional[str]:

@@ -17,8 +17,9 @@ import contextlib
 import errno
 import os
 import subprocess
+import sys
 import threading
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from shim._common import status as _status
 from shim._runtime.signals import HOLD, ShellWouldDie
@@ -68,6 +69,74 @@ def _inherit_trick() -> Dict[str, int]:
         except OSError:
             continue
     return {}
+
+
+#: Before 3.10, Popen forks (the whole address space) unless it can take its
+#: ``posix_spawn`` path, which glibc runs as a vfork: the cheaper way by far
+#: for a large program.  From 3.10 on, the fork/exec path vforks itself.
+_SPAWN_BEFORE_310 = sys.version_info < (3, 10) and bool(
+    getattr(subprocess, "_USE_POSIX_SPAWN", False)
+)
+
+
+class _CEnviron:
+    """The C ``environ`` as a mapping that ``posix_spawn`` passes on unchanged.
+
+    For Popen's ``posix_spawn`` path (3.8 and 3.9) with the environment
+    ``system(3)`` would pass: ``os.environ`` misses what ``os.putenv`` set.
+    The mapping of the last entries read is kept, so an unchanged
+    environment costs one read of the array.  Shared by every thread; each
+    field is replaced by one assignment of a finished value.
+    """
+
+    __slots__ = ("array", "entries", "mapping")
+
+    def __init__(self) -> None:
+        self.array: Any = None  # ctypes view of environ; False when unavailable
+        self.entries: List[bytes] = []
+        self.mapping: Optional[Dict[bytes, bytes]] = {}
+
+    def read(self) -> Optional[Dict[bytes, bytes]]:
+        """The environment, or ``None`` when a mapping cannot reproduce it.
+
+        A mapping loses an entry without ``=``, an empty name and a name
+        that appears twice; ``execve`` would pass those on, so such an
+        environment is left to the fork/exec path.
+        """
+        array = self.array
+        if array is None:
+            try:
+                import ctypes
+
+                array = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
+            except (ImportError, OSError, ValueError, AttributeError):
+                array = False
+            self.array = array
+        if array is False:
+            return None
+        entries: List[bytes] = []
+        if array:  # NULL after clearenv(): no environment at all
+            index = 0
+            while True:
+                entry = array[index]
+                if entry is None:
+                    break
+                entries.append(entry)
+                index += 1
+        if entries == self.entries:
+            return self.mapping
+        found: Dict[bytes, bytes] = {}
+        for entry in entries:
+            name, sep, value = entry.partition(b"=")
+            if not sep or not name or name in found:
+                self.entries, self.mapping = entries, None
+                return None
+            found[name] = value
+        self.entries, self.mapping = entries, found
+        return found
+
+
+_C_ENVIRON = _CEnviron()
 
 
 #: The real Popen, as imported: a replacement (a test's fake) is waited for with its own wait().
@@ -161,7 +230,13 @@ def run(
     previous = HOLD.begin_direct() if held and direct else None
     try:
         out, err = stdio.child_fds()
-        kwargs: Dict[str, Any] = _inherit_trick()
+        kwargs: Dict[str, Any] = {}
+        if env is None and _SPAWN_BEFORE_310:
+            # The C environment given as it is, and no standard descriptor
+            # redirected: Popen takes its posix_spawn path.
+            env = _C_ENVIRON.read()
+        if env is None:
+            kwargs = _inherit_trick()
         if out is not None:
             kwargs["stdout"] = out
         if err is not None:

@@ -24,6 +24,7 @@ able to hold signals before it imports anything), so it uses only the C
 modules ``_signal`` and ``_thread``: ``signal`` imports ``enum``.
 """
 
+import _operator
 import _signal
 import _thread
 import os
@@ -41,6 +42,8 @@ _SIGINT = _signal.SIGINT
 _SIGQUIT = _signal.SIGQUIT
 _INTERRUPTS = (_SIGINT, _SIGQUIT)
 _SIG_IGN = _signal.SIG_IGN
+_getsignal = _signal.getsignal
+_is = _operator.is_
 
 
 def _valid_signals() -> "List[int]":
@@ -96,6 +99,10 @@ class Hold:
     """
 
     __slots__ = (
+        "_on_defer",
+        "_on_interrupt",
+        "_plan",
+        "_seen",
         "deferred",
         "depth",
         "direct",
@@ -115,6 +122,15 @@ class Hold:
         self.direct = False
         self.direct_wait = False
         self.interrupted: Optional[int] = None
+        # The handlers we install, made once: a bound method is a new object
+        # at every attribute access, and `is` must recognise ours.
+        self._on_interrupt = self._interrupt
+        self._on_defer = self._defer
+        # The handlers found by the last outermost hold, and the swaps they
+        # called for: a program rarely changes its handlers between calls,
+        # so the next hold only has to see that they are the same objects.
+        self._seen: List[Any] = []
+        self._plan: List[Tuple[int, Any, Any]] = []
 
     # -- which thread is the main one ------------------------------------------
 
@@ -184,28 +200,48 @@ class Hold:
         # a handler that was not swapped yet) completes it, and the loop then
         # goes on without recording our own handlers as originals.
         saved = self.saved
-        for sig in _SWAPPABLE:
+        try:
+            handlers = list(map(_getsignal, _SWAPPABLE))
+        except (OSError, ValueError):  # pragma: no cover - defensive
+            handlers = []
+            for sig in _SWAPPABLE:
+                try:
+                    handlers.append(_getsignal(sig))
+                except (OSError, ValueError):
+                    handlers.append(None)
+        seen = self._seen
+        if saved or len(seen) != len(handlers) or not all(map(_is, handlers, seen)):
+            plan = self._plan_for(handlers)
+            if not saved:
+                self._seen, self._plan = handlers, plan
+        else:
+            plan = self._plan
+        for sig, old, new in plan:
             if sig in saved:
-                continue
-            try:
-                old = _signal.getsignal(sig)
-            except (OSError, ValueError):  # pragma: no cover - defensive
-                continue
-            if old is self._interrupt or old is self._defer:
-                continue
-            if sig in _INTERRUPTS:
-                if old == _SIG_IGN or old is None:
-                    continue
-                new = self._interrupt
-            elif callable(old):
-                new = self._defer
-            else:
                 continue
             try:
                 _signal.signal(sig, new)
             except (OSError, ValueError, TypeError):  # pragma: no cover - defensive
                 continue
             saved.setdefault(sig, old)
+
+    def _plan_for(self, handlers: "List[Any]") -> "List[Tuple[int, Any, Any]]":
+        """``(signal, handler found, handler to install)`` for each signal to swap."""
+        plan = []
+        ours = (self._on_interrupt, self._on_defer)
+        for sig, old in zip(_SWAPPABLE, handlers):
+            if old is ours[0] or old is ours[1]:
+                continue
+            if sig in _INTERRUPTS:
+                if old == _SIG_IGN or old is None:
+                    continue
+                new = ours[0]
+            elif callable(old):
+                new = ours[1]
+            else:
+                continue
+            plan.append((sig, old, new))
+        return plan
 
     def leave(self) -> "List[int]":
         """End one hold; the outermost puts the handlers back and gives the deferred signals.

@@ -24,7 +24,7 @@ import os
 import sys
 import zlib
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Optional, Tuple
+from typing import IO, Any, Callable, Iterable, Iterator, Optional, Tuple
 
 from shim._tools.report.errors import NewerSchemaError, ReportError
 from shim._tools.report.model import Report
@@ -87,9 +87,32 @@ def read_file(report: Report, path: str) -> None:
         read_stream(report, stream, path)
 
 
+# json.loads wraps the C scanner in two Python calls and two regular
+# expression matches (whitespace before and after); a record line is an
+# object right at the start, followed by its newline, so the scanner is
+# called directly and json.loads is left only the other lines.
+_SCAN: Callable[[str, int], Tuple[Any, int]] = (
+    json.decoder.JSONDecoder().scan_once  # type: ignore[attr-defined]  # not in typeshed
+)
+
+
+def _parse(text: str) -> Any:
+    """``json.loads(text)``, faster for a line that is one object and a newline."""
+    if text[:1] == "{":
+        try:
+            found, end = _SCAN(text, 0)
+        except StopIteration:
+            pass
+        else:
+            rest = len(text) - end
+            if rest == 0 or (rest == 1 and text[end] == "\n"):
+                return found
+    return json.loads(text)
+
+
 def read_stream(report: Report, stream: IO[bytes], name: str) -> None:
     """Fold the records of a binary stream into ``report``."""
-    loads = json.loads
+    parse = _parse
     for number, line in _lines(stream):
         if line is None:
             report.skip(name, number, "line too long")
@@ -97,7 +120,7 @@ def read_stream(report: Report, stream: IO[bytes], name: str) -> None:
         try:
             # Decoding first is faster than handing json bytes (it would
             # sniff the encoding of every line).
-            record = loads(line.decode("utf-8"))
+            record = parse(line.decode("utf-8"))
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             if line.strip():
                 record = _resynchronise(report, line, name, number)
