@@ -54,9 +54,13 @@ def stdout_to_devnull() -> Iterator[None]:
 
 
 def alternate(
-    other: Callable[[str], int], command: str, rounds: int, calls: int
+    other: Callable[[str], int],
+    command: str,
+    rounds: int,
+    calls: int,
+    base: Callable[[str], int] = posix.system,
 ) -> Tuple[float, float]:
-    """Median per-call times of plain os.system and ``other``, called in ABBA order."""
+    """Median per-call times of ``base`` (plain os.system) and ``other``, called in ABBA order."""
     plain: List[float] = []
     timed: List[float] = []
     clock = time.perf_counter
@@ -67,13 +71,13 @@ def alternate(
             # Each side goes first half of the time: a call right after
             # another one is measurably slower.
             start = clock()
-            posix.system(command)
+            base(command)
             middle = clock()
             other(command)
             end = clock()
             other(command)
             middle2 = clock()
-            posix.system(command)
+            base(command)
             end2 = clock()
             plain_total += (middle - start) + (end2 - middle2)
             other_total += (end - middle) + (middle2 - end)
@@ -102,6 +106,37 @@ def raw_popen(command: str) -> int:
     return status
 
 
+def bare_argv_popen(command: str) -> int:
+    """subprocess.Popen of the program itself and waitpid: the floor of a run without a shell."""
+    proc = subprocess.Popen(command.encode().split(), close_fds=False, restore_signals=False)
+    _, status = os.waitpid(proc.pid, 0)
+    proc.returncode = 0
+    return status
+
+
+#: Shell-free runs against their floor, a bare Popen of the same argv (issue budget).
+SHELL_FREE: List[Tuple[str, str, Callable[[], None], float]] = [
+    ("auto, /bin/true", "/bin/true", lambda: None, 1.08),
+    ("auto, no PWD", "/bin/true", lambda: os.environ.pop("PWD", None), 1.08),
+]
+
+
+def measure_shell_free(
+    command: str, prepare: Callable[[], None], rounds: int, calls: int
+) -> Tuple[float, float]:
+    saved = dict(os.environ)
+    prepare()
+    shim.install(shell="auto")
+    try:
+        with stdout_to_devnull():
+            os.system(command)
+            return alternate(os.system, command, rounds, calls, base=bare_argv_popen)
+    finally:
+        shim.uninstall()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -118,6 +153,13 @@ def main() -> int:
             verdict = "ok" if ratio <= budget else "OVER"
             over += verdict == "OVER"
             print(f"{name:<24} {plain * 1e6:9.0f} {shimmed * 1e6:9.0f} {ratio:6.2f} {budget:6.2f}x {verdict}")
+        print(f"{'shell-free vs its floor':<24} {'Popen us':>9} {'shim us':>9} {'ratio':>6} {'budget':>7}")
+        for name, command, prepare, budget in SHELL_FREE:
+            floor_time, shimmed = measure_shell_free(command, prepare, args.rounds, args.calls)
+            ratio = shimmed / floor_time
+            verdict = "ok" if ratio <= budget else "OVER"
+            over += verdict == "OVER"
+            print(f"{name:<24} {floor_time * 1e6:9.0f} {shimmed * 1e6:9.0f} {ratio:6.2f} {budget:6.2f}x {verdict}")
         plain, floor = alternate(raw_popen, "/bin/true", args.rounds, args.calls)
         print(f"{'(reference) bare Popen':<24} {plain * 1e6:9.0f} {floor * 1e6:9.0f} {floor / plain:6.2f}"
               "   Popen + waitpid alone, no shim code")

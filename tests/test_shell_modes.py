@@ -162,3 +162,55 @@ def test_shell_required_error_pickles() -> None:
     error = shim.ShellRequiredError("a | b", "pipe", "x.py:3")
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.command, copy.reason, copy.site, str(copy)) == (error.command, error.reason, error.site, str(error))
+
+
+# Words of simple commands, as programs write them: plain, quoted both ways,
+# escaped; none of them is shell syntax.
+_WORDS = [
+    "-v", "--out=x.txt", "a,b:c", "50%", "1.5", "/tmp/x", "@host", "^x", "k=v", "=",
+    "'in file.png'", "'$HOME; rm -rf /'", '"double quoted"', '"it\'s"', "a\\ b", "\\*", '""', "''",
+    "\xe9t\xe9", "x#y",
+]  # fmt: skip
+
+
+@needs_shell_free
+@pytest.mark.parametrize("pwd", ["valid", "stale", "unset"])
+def test_simple_commands_run_without_the_shell(
+    popen_events: List[Any], workdir: Path, pwd: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every generated command without shell syntax runs without /bin/sh, after chdir and without PWD.
+
+    The programs are on PATH (links to ``true``); the environment is the
+    test run's.  Prints how many ran directly, and under which /bin/sh.
+    """
+    import random
+    import shutil
+
+    from shim._common.syntax import analyze
+
+    true = shutil.which("true")
+    assert true is not None
+    for name in ("tool", "convert", "git-x", "make.sh"):
+        os.symlink(true, workdir / "bin" / name)
+    (workdir / "elsewhere").mkdir()
+    os.chdir(workdir / "elsewhere")
+    if pwd == "stale":
+        os.environ["PWD"] = str(workdir)
+    elif pwd == "unset":
+        del os.environ["PWD"]
+    rng = random.Random(11)
+    commands = []
+    while len(commands) < 200:
+        words = [rng.choice(["tool", "convert", "git-x", "make.sh", "'tool'", "t\\ool"])]
+        words += rng.sample(_WORDS, rng.randrange(6))
+        command = " ".join(words)
+        if analyze(command.encode()).argv is not None:
+            commands.append(command)
+    shim.install(shell="auto")
+    for command in commands:
+        assert os.system(command) == 0, command
+    shim.uninstall()
+    direct = sum(executable != _env.SHELL_PATH for executable in executables(popen_events))
+    with capsys.disabled():
+        print(f"\n{_env.shell().text}, PWD {pwd}: {direct} of {len(commands)} simple commands ran without /bin/sh")
+    assert direct == len(commands)
