@@ -298,7 +298,7 @@ def test_program_found_on_path(kind: str, shell: str, places: Dict[str, Path], p
     real = places["real"]
     (real / "rel").mkdir()
     for directory in (real, real / "rel"):
-        (directory / "env").symlink_to(ENV)
+        (directory / "env").symlink_to(os.fsdecode(ENV))
     path = path.replace(b"@BIN@", os.fsencode(real / "rel"))
     environ = {b"PATH": path, b"PWD": os.fsencode(real)}
     assert check(kind, shell, environ, real, via_path=True) is None
@@ -355,7 +355,8 @@ _SIGNAL_PROBE = textwrap.dedent(
         return [int(v, 16) & ~glibc_internal for v in values]
     problems = []
     skip = {signal.SIGKILL, signal.SIGSTOP}
-    for sig in sorted(set(signal.valid_signals()) - skip):
+    every = signal.valid_signals() if hasattr(signal, "valid_signals") else range(1, signal.NSIG)  # 3.6, 3.7
+    for sig in sorted(set(every) - skip):
         for state in ("block", "ignore"):
             if state == "block":
                 signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
