@@ -624,7 +624,7 @@ def test_environment_order_is_the_order_dash_passes() -> None:
         rng.shuffle(names)
         environ = dict.fromkeys(names, b"v")
         environ.update({b"PATH": b"/usr/bin:/bin", b"PWD": cwd})
-        assert environment_reason(environ) is None
+        assert environment_reason(environ, "dash") is None
         out = subprocess.run(
             [b"sh", b"-c", _ENV_DUMP + b" -0"], executable=DASH, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True
         ).stdout
