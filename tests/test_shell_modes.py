@@ -32,6 +32,9 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PWD", str(tmp_path))
+    # Identified once per process (BusyBox is asked how it was built, by
+    # running it): not one of the calls the tests count.
+    _env.shell()
     (tmp_path / "bin").mkdir()
     check = tmp_path / "bin" / "pwd_check"
     check.write_text(

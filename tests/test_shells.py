@@ -456,3 +456,17 @@ def test_a_replaced_shell_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyP
         link.symlink_to(os.path.realpath(shell))
         seen.append(platform.shell().kind)
     assert seen == [kind for kind, _ in SHELLS]
+
+
+@pytest.mark.skipif("busybox" not in PATHS, reason="BusyBox ash is not installed")
+def test_busybox_is_not_asked_while_the_program_handles_sigchld() -> None:
+    """Asking BusyBox how it was built starts a child: not while the program would notice its SIGCHLD."""
+    path = os.fsencode(PATHS["busybox"])
+    old = signal.signal(signal.SIGCHLD, lambda *_: None)
+    try:
+        found = platform._identify(path)
+    finally:
+        signal.signal(signal.SIGCHLD, old)
+    assert found.kind == "" and "SIGCHLD is handled" in found.text
+    assert platform.shell_free_reason(found) is not None
+    assert platform._identify(path).kind == "busybox"

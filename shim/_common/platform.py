@@ -125,6 +125,8 @@ _ASH_CANDIDATES = (
     b"IFS", b"MAIL", b"MAILPATH", b"PATH", b"PS1", b"PS2", b"PS4", b"OPTIND", b"LINENO",
     b"FUNCNAME", b"RANDOM", b"EPOCHSECONDS", b"EPOCHREALTIME", b"LC_ALL", b"LC_CTYPE", b"HISTFILE",
 )  # fmt: skip
+# Why BusyBox was not asked (see _busybox): the program's state, not the file.
+_NOT_ASKED = "not asked how it was built: SIGCHLD is handled"
 # Programs that print the environment in order, for the probe.
 _ENV_PROGRAMS = (b"/usr/bin/env", b"/bin/env")
 
@@ -173,10 +175,16 @@ def _busybox(path: bytes, version: Tuple[int, ...], text: str) -> Shell:
     * the order ``env`` then prints tells ash's own variables (first in
       their chain) from the others (in the order of the environment).
 
-    Anything unexpected makes the shell unknown.
+    Anything unexpected makes the shell unknown.  The run is a child
+    process the program did not ask for: where the program handles or
+    ignores SIGCHLD, it would notice, so the shell is left unasked (and
+    unknown) there, and asked again on a later call.
     """
+    import signal
     import subprocess
 
+    if signal.getsignal(signal.SIGCHLD) != signal.SIG_DFL:
+        return Shell("", version, f"unknown ({text} {_NOT_ASKED})")
     program = next((p for p in _ENV_PROGRAMS if os.path.exists(p)), None)
     if program is None:
         return Shell("", version, f"unknown ({text}: no env program to ask it with)")
@@ -253,7 +261,9 @@ def shell() -> Shell:
     if known[0] == key:
         return known[1]
     found = _identify(SHELL_PATH)
-    _known = (key, found)
+    if not found.text.endswith(_NOT_ASKED + ")"):
+        # (An answer that depends on the program's state, not on the file, is not kept.)
+        _known = (key, found)
     return found
 
 
