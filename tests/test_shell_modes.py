@@ -17,6 +17,10 @@ from shim._common import platform as _env
 
 from assumptions import needs_shell_free
 
+# /bin/sh is identified once per process (BusyBox is asked how it was built,
+# by running it), here, before any test counts the processes a call starts.
+_env.shell()
+
 
 def executables(popen_events: List[Any]) -> List[bytes]:
     """The executables handed to subprocess.Popen so far."""
@@ -32,9 +36,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PWD", str(tmp_path))
-    # Identified once per process (BusyBox is asked how it was built, by
-    # running it): not one of the calls the tests count.
-    _env.shell()
     (tmp_path / "bin").mkdir()
     check = tmp_path / "bin" / "pwd_check"
     check.write_text(
