@@ -472,3 +472,10 @@ def test_busybox_is_not_asked_while_the_program_handles_sigchld() -> None:
     assert found.kind == "" and "SIGCHLD is handled" in found.text
     assert platform.shell_free_reason(found) is not None
     assert platform._identify(path).kind == "busybox"
+
+
+@shells
+def test_named_without_running_it(kind: str, shell: str) -> None:
+    """``shell="always"`` names /bin/sh in audit records without starting a process: the same name."""
+    found = platform._identify(os.fsencode(shell), ask=False)
+    assert found.text == IDENTIFIED[kind].text

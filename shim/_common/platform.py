@@ -25,6 +25,7 @@ __all__ = [
     "Shell",
     "shell",
     "shell_free_reason",
+    "shell_text",
 ]
 
 IS_WINDOWS = sys.platform == "win32"
@@ -131,8 +132,11 @@ _NOT_ASKED = "not asked how it was built: SIGCHLD is handled"
 _ENV_PROGRAMS = (b"/usr/bin/env", b"/bin/env")
 
 
-def _identify(path: bytes) -> Shell:
-    """Tell which shell the file at ``path`` is, by its contents (BusyBox: and its behaviour)."""
+def _identify(path: bytes, *, ask: bool = True) -> Shell:
+    """Tell which shell the file at ``path`` is, by its contents (BusyBox: and its behaviour).
+
+    ``ask=False``: never run it; a BusyBox is then named but unknown.
+    """
     try:
         with open(path, "rb") as f:
             data = f.read(_LARGEST + 1)
@@ -152,6 +156,8 @@ def _identify(path: bytes) -> Shell:
         text = "busybox " + ".".join(map(str, version))
         if _BUSYBOX_ASH not in data:
             return Shell("", version, f"unknown ({text} without ash)")
+        if not ask:
+            return Shell("", version, text)
         return _busybox(path, version, text)
     if all(mark in data for mark in _DASH):
         return Shell("dash", (), "dash", DASH_OWN)
@@ -265,6 +271,35 @@ def shell() -> Shell:
         # (An answer that depends on the program's state, not on the file, is not kept.)
         _known = (key, found)
     return found
+
+
+_described: Tuple[object, str] = (None, "")
+
+
+def shell_text() -> str:
+    """What ``/bin/sh`` is, for people and audit records, found without running anything.
+
+    For ``shell="always"``, which must not start a process of its own: the
+    name and version :func:`shell` would give, but a BusyBox is not asked
+    how it was built.
+    """
+    global _described
+    if not IS_POSIX:
+        return _UNKNOWN.text
+    try:
+        st = os.stat(SHELL_PATH)
+    except OSError as exc:
+        return f"unknown ({exc.strerror})"
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    known = _known
+    if known[0] == key:
+        return known[1].text
+    described = _described
+    if described[0] == key:
+        return described[1]
+    text = _identify(SHELL_PATH, ask=False).text
+    _described = (key, text)
+    return text
 
 
 def shell_free_reason(found: Optional[Shell] = None) -> Optional[str]:

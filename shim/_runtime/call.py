@@ -338,7 +338,7 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
         call.site = call_site()
         call.cwd = _getcwd()
         if settings.shell == "always":
-            call.sh = platform.shell().text
+            call.sh = platform.shell_text()
     if session.telemetry is not None:
         session.telemetry.begin(call)
     stdio = capture.PASS_THROUGH
