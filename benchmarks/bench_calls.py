@@ -64,12 +64,24 @@ class Variant:
         """Mean wall and caller-CPU seconds per call over one block of ``calls``."""
         command = self.command
         if self.options is None:
-            function: Callable[[str], int] = posix.system if self.name.startswith("plain") else bare_popen
+            function: Callable[[str], int] = bare_popen
+            if self.name.startswith("plain"):
+                function = posix.system
+            elif self.name.startswith("bare Popen argv"):
+                function = bare_argv_popen
             function(command)
             return timed(function, command, calls)
-        with installed(self.options):
-            os.system(command)  # the first call after install is not timed
-            return timed(os.system, command, calls)
+        options = dict(self.options)
+        pwd = os.environ.get("PWD")
+        if options.pop("no_pwd", False) and pwd is not None:
+            del os.environ["PWD"]  # as under cron or systemd: no PWD in the environment
+        try:
+            with installed(options):
+                os.system(command)  # the first call after install is not timed
+                return timed(os.system, command, calls)
+        finally:
+            if pwd is not None:
+                os.environ["PWD"] = pwd
 
 
 def timed(function: Callable[[str], int], command: str, calls: int) -> Tuple[float, float]:
@@ -104,6 +116,14 @@ def bare_popen(command: str) -> int:
     proc = subprocess.Popen(
         [b"sh", b"-c", command.encode()], executable=b"/bin/sh", close_fds=False, restore_signals=False, stdin=0
     )
+    _, status = os.waitpid(proc.pid, 0)
+    proc.returncode = 0
+    return status
+
+
+def bare_argv_popen(command: str) -> int:
+    """subprocess.Popen of the program itself and waitpid: the floor of a run without a shell."""
+    proc = subprocess.Popen(command.encode().split(), close_fds=False, restore_signals=False)
     _, status = os.waitpid(proc.pid, 0)
     proc.returncode = 0
     return status
@@ -188,6 +208,9 @@ def main() -> int:
                 ("plain os.system, echo hi", "echo hi", None),
                 ("shim default, echo hi", "echo hi", {}),
                 ("shim tee, echo hi", "echo hi", {"capture": "tee"}),
+                ("bare Popen argv, /bin/true", "/bin/true", None),
+                ("shim auto, /bin/true", "/bin/true", {"shell": "auto"}),
+                ("shim auto no PWD, /bin/true", "/bin/true", {"shell": "auto", "no_pwd": True}),
             ]
         }
         # (row, subject, floor, budget); budget None: shown, not judged.
@@ -198,6 +221,9 @@ def main() -> int:
             ("audit file on", "shim audit, /bin/true", "shim default, /bin/true", 1.03),
             ("tee, small output (echo hi)", "shim tee, echo hi", "shim default, echo hi", 1.04),
             ("logging on (SHIM_LOG=INFO)", "shim log, /bin/true", "shim default, /bin/true", 1.05),
+            ("floor: bare Popen argv / plain", "bare Popen argv, /bin/true", "plain os.system, /bin/true", None),
+            ("shell-free (auto), /bin/true", "shim auto, /bin/true", "bare Popen argv, /bin/true", 1.08),
+            ("shell-free (auto), no PWD", "shim auto no PWD, /bin/true", "bare Popen argv, /bin/true", 1.08),
         ]
         if OLD_POPEN:
             for mode, command in (("default", "/bin/true"), ("audit", "/bin/true"), ("log", "/bin/true"),

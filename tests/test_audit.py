@@ -36,6 +36,7 @@ SCHEMA_KEYS = {
     "argv",
     "shell",
     "shell_reason",
+    "sh",
     "mode",
     "cwd",
     "site",
@@ -187,6 +188,7 @@ def test_records_match_plain_os_system(tmp_path: Path) -> None:
     ):
         assert set(record) == SCHEMA_KEYS
         assert record["v"] == 1
+        assert record["sh"] == _platform.shell().text
         assert record["command"] == command
         assert record["status"] == status
         for key, value in expected_outcome(status).items():

@@ -94,6 +94,13 @@ CASES: List[Case] = [
     Case("environment with putenv, listed", "os.putenv('T_SHIM_P', 'p'); call('env')", normalize=without_switch),
     Case("environment after chdir", "os.mkdir('d'); os.chdir('d'); call('env'); call('pwd')",
          normalize=without_switch),
+    Case("environment without PWD", "os.environ.pop('PWD', None); call('env'); os.mkdir('d'); os.chdir('d'); call('env')",
+         normalize=without_switch),
+    Case("environment with a stale PWD, SHLVL and OLDPWD",
+         "os.environ.update(PWD='/', SHLVL='3', OLDPWD='/nonexistent', PS1='$ '); call('env')",
+         normalize=without_switch),
+    Case("program killed by a signal",
+         "import sys; call(sys.executable + ' -c \"import os; os.kill(os.getpid(), 15)\"')"),
     Case("blocked signals and a program", "import signal; signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})\n"
          "call('grep SigBlk /proc/self/status')"),
     Case(

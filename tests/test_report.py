@@ -224,6 +224,23 @@ def test_shell_reasons_and_statuses_are_explained(tmp_path: Path) -> None:
     assert meanings == {256: "exit 1", 9: "killed by SIGKILL", 0: "exit 0"}
 
 
+def test_the_shell_each_call_saw_is_reported(tmp_path: Path) -> None:
+    """Records name /bin/sh ("sh"): the report counts them per site, next to the reasons."""
+    records = [
+        make_record("ls | wc -l", mode="auto", status=0),
+        make_record("ls -l", mode="auto", status=0),
+        make_record("ls -l", mode="auto", status=0),
+    ]
+    for record, sh in zip(records, ["bash 5.2.37", "bash 5.2.37", "busybox 1.37.0"]):
+        record["sh"] = sh
+    path = write_records(tmp_path / "a.jsonl", records)
+    site = report_json(str(path))["sites"][0]
+    assert site["shells"] == {"bash 5.2.37": 2, "busybox 1.37.0": 1}
+    out = tmp_path / "report.txt"
+    assert _cli.main(["report", "-o", str(out), str(path)]) == 0
+    assert "(/bin/sh: bash 5.2.37, busybox 1.37.0)" in out.read_text()
+
+
 def test_the_source_is_the_call_in_the_file_now(tmp_path: Path) -> None:
     """The call as its file reads now (a relative name from the record's cwd), or why not."""
     (tmp_path / "app.py").write_text(

@@ -34,11 +34,25 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import pytest
+from shim._common import platform
 from shim._common import syntax as _shell
 from shim._common.syntax import Analysis, analyze
-from shim._runtime.shellfree import environment_order, environment_reason, shell_status
+from shim._runtime.shellfree import (
+    environment_order,
+    environment_reason,
+    program_environment,
+    shell_status,
+)
 
-from assumptions import BASH, COMPILER, DASH, needs_bash, needs_compiler, needs_dash
+from assumptions import (
+    BASH,
+    COMPILER,
+    DASH,
+    needs_bash,
+    needs_compiler,
+    needs_dash,
+    needs_shell_free,
+)
 
 _DUMPER_C = rb"""
 #include <stdio.h>
@@ -438,52 +452,64 @@ def test_never_raises_on_odd_bytes() -> None:
 _ENV_DUMP = b"/usr/bin/env"
 
 
-def _environment_seen(environ: Dict[bytes, bytes], via_shell: bool, cwd: str) -> List[bytes]:
-    # dash, whatever /bin/sh is: environment_reason describes what dash does
-    # (shell-free runs reproduce dash), and bash and ash add SHLVL and _.
-    argv = [os.fsencode(str(DASH)), b"-c", _ENV_DUMP + b" -0"] if via_shell else [_ENV_DUMP, b"-0"]
-    out = subprocess.run(argv, env=environ, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True).stdout
-    return sorted(out.split(b"\0"))
+def _environment_seen(environ: Dict[bytes, bytes], via_shell: bool, cwd: str, *, ordered: bool = False) -> List[bytes]:
+    argv = [b"sh", b"-c", _ENV_DUMP + b" -0"] if via_shell else [_ENV_DUMP, b"-0"]
+    out = subprocess.run(
+        argv,
+        executable=b"/bin/sh" if via_shell else argv[0],
+        env=environ,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        check=True,
+    ).stdout
+    entries = out.split(b"\0")[:-1]
+    return entries if ordered else sorted(entries)
 
 
 def _base_environ(cwd: str) -> Dict[bytes, bytes]:
     return {b"PATH": b"/usr/bin:/bin", b"PWD": os.fsencode(cwd), b"HOME": b"/root", b"LC_ALL": b"C"}
 
 
-@needs_dash
 @pytest.mark.skipif(not os.path.exists(_ENV_DUMP), reason="needs /usr/bin/env")
+@needs_shell_free
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
         ({}, None),
-        ({b"PWD": None}, "PWD does not name the current directory"),
-        ({b"PWD": b"/"}, "PWD does not name the current directory"),
-        ({b"PWD": b"relative"}, "PWD does not name the current directory"),
+        ({b"PWD": None}, None),
+        ({b"PWD": b"/"}, None),
+        ({b"PWD": b"relative"}, None),
         ({b"PWD": b"@CWD@/."}, None),
         ({b"PWD": b"@CWD@/../@BASE@"}, None),
         ({b"PWD": b"@LINK@"}, None),
-        ({b"A-B": b"1"}, "an environment variable name that is not a shell name"),
-        ({b"1X": b"1"}, "an environment variable name that is not a shell name"),
-        ({b"\xc3\xa9": b"1"}, "an environment variable name that is not a shell name"),
+        ({b"A-B": b"1"}, None),
+        ({b"1X": b"1"}, None),
+        ({b"\xc3\xa9": b"1"}, {"bash": "an environment variable name that is not a shell name"}),
         ({b"_ok_1": b"1", b"SHLVL": b"7", b"ENV": b"/nonexistent", b"_": b"x"}, None),
         ({b"IFS": b"x"}, "IFS is set"),
         ({b"OPTIND": b"3"}, "OPTIND is set"),
         ({b"PPID": b"1"}, "PPID is set"),
-        ({b"PATH": b"/usr/bin%builtin:/bin"}, "'%' in PATH"),
+        ({b"PATH": b"/usr/bin%builtin:/bin"}, {"dash": "'%' in PATH", "busybox": "'%' in PATH"}),
         ({b"PATH": None}, "PATH is unset"),
+        ({b"BASH_FUNC_ls%%": b"() { echo function; }"}, {"bash": "an exported bash function (BASH_FUNC_ls%%)"}),
     ],
 )
-def test_environment_reason_matches_what_dash_changes(
-    tmp_path: Path, change: Dict[bytes, Optional[bytes]], reason: Optional[str]
+def test_environment_reason_matches_what_the_shell_changes(
+    tmp_path: Path, change: Dict[bytes, Optional[bytes]], reason: Union[str, Dict[str, str], None]
 ) -> None:
-    """environment_reason is None exactly when the shell passes the environment unchanged.
+    """environment_reason is None exactly when shim reproduces what /bin/sh hands a program.
 
-    Each case runs ``/usr/bin/env -0`` directly and through ``dash -c``
-    from the current directory; where no reason is given the two must see
-    the same environment, and where one is given they must differ (so each
-    check is needed), except for PATH, which changes the program lookup and
-    not the environment.
+    Each case runs ``/usr/bin/env -0`` through ``/bin/sh -c`` from the
+    current directory: where no reason is given, the program sees exactly,
+    in order, the environment shim computes for it; where one is given, it
+    sees something else than the environment as it is (so each check is
+    needed), except for PATH, which changes the program lookup and not
+    the environment.
     """
+    shell = platform.shell()
+    if isinstance(reason, dict):
+        reason = reason.get(shell.kind)
     cwd = os.getcwd()
     real = tmp_path / "real"
     real.mkdir()
@@ -503,21 +529,25 @@ def test_environment_reason_matches_what_dash_changes(
         assert environment_reason(environ) == reason
         if reason is not None and reason.startswith(("PATH", "'%'")):
             return
-        same = _environment_seen(environ, True, str(real)) == _environment_seen(environ, False, str(real))
-        assert same == (reason is None)
+        seen = _environment_seen(environ, True, str(real), ordered=True)
+        if reason is None:
+            expected = program_environment(shell, environ, _ENV_DUMP)
+            assert seen == [b"%s=%s" % item for item in expected.items()]  # type: ignore[union-attr]
+        else:
+            assert sorted(seen) != _environment_seen(environ, False, str(real))
     finally:
         os.chdir(cwd)
 
 
-@needs_dash
+@needs_shell_free
 @pytest.mark.skipif(
     not os.path.exists("/proc/self/status") or not os.path.exists("/bin/grep"), reason="needs /proc and /bin/grep"
 )
 def test_environment_reason_sees_blocked_signals() -> None:
-    """A blocked signal is a reason: dash unblocks everything, a direct exec would not.
+    """A blocked signal is a reason exactly where /bin/sh would hand the program another mask.
 
-    (bash and ash pass a blocked signal on blocked; shell-free runs
-    reproduce dash.)
+    dash unblocks every signal; bash keeps them blocked but SIGCHLD; BusyBox
+    ash keeps them all (``tests/test_shells.py`` goes through every signal).
     """
     code = textwrap.dedent(
         """
@@ -527,21 +557,31 @@ def test_environment_reason_sees_blocked_signals() -> None:
             out = subprocess.run(argv, stdout=subprocess.PIPE, check=True, restore_signals=False).stdout
             return [l for l in out.splitlines() if l.startswith(b"SigBlk")]
         grep = [b"/bin/grep", b"SigBlk", b"/proc/self/status"]
-        dash = os.fsencode(os.environ["DASH"])
-        print(environment_reason())
-        assert blocked(grep) == blocked([dash, b"-c", b" ".join(grep)])
+        def same():
+            return blocked(grep) == blocked([b"/bin/sh", b"-c", b" ".join(grep)])
+        print(environment_reason(), same())
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
-        print(environment_reason())
-        assert blocked(grep) != blocked([dash, b"-c", b" ".join(grep)])
+        print(environment_reason(), same())
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        print(environment_reason(), same())
         """
     )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent), PWD=os.getcwd(), DASH=str(DASH))
     env.pop("IFS", None)
     proc = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines() == ["None", "blocked signals"]
+    lines = [line.rsplit(" ", 1) for line in proc.stdout.splitlines()]
+    assert lines[0] == ["None", "True"]
+    assert all((reason == "None") == (same == "True") for reason, same in lines), lines
+    kind = platform.shell().kind
+    assert [reason for reason, _ in lines] == {
+        "dash": ["None", "blocked signals", "blocked signals"],
+        "bash": ["None", "None", "SIGCHLD is blocked"],
+        "busybox": ["None", "None", "None"],
+    }[kind]
 
 
+@needs_shell_free
 def test_environment_reason_reads_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without an argument, the process's own environment is checked."""
     monkeypatch.setenv("PWD", os.getcwd())
@@ -551,8 +591,8 @@ def test_environment_reason_reads_the_process_environment(monkeypatch: pytest.Mo
     for name in list(os.environ):
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             monkeypatch.delenv(name)
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    assert environment_reason() == ("blocked signals" if mask else None)
+    if not signal.pthread_sigmask(signal.SIG_BLOCK, ()):
+        assert environment_reason() is None
     monkeypatch.setenv("OPTIND", "1")
     assert environment_reason() == "OPTIND is set"
 
@@ -584,7 +624,7 @@ def test_environment_order_is_the_order_dash_passes() -> None:
         rng.shuffle(names)
         environ = dict.fromkeys(names, b"v")
         environ.update({b"PATH": b"/usr/bin:/bin", b"PWD": cwd})
-        assert environment_reason(environ) is None
+        assert environment_reason(environ, "dash") is None
         out = subprocess.run(
             [b"sh", b"-c", _ENV_DUMP + b" -0"], executable=DASH, env=environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=True
         ).stdout

@@ -7,14 +7,19 @@ event (its executable), and compares results with plain os.system.
 import os
 import pickle
 import posix
+import sys
 from pathlib import Path
-from typing import Any, List
+from typing import Any, List, Optional
 
 import pytest
 import shim
 from shim._common import platform as _env
 
 from assumptions import needs_shell_free
+
+# /bin/sh is identified once per process (BusyBox is asked how it was built,
+# by running it), here, before any test counts the processes a call starts.
+_env.shell()
 
 
 def executables(popen_events: List[Any]) -> List[bytes]:
@@ -24,9 +29,23 @@ def executables(popen_events: List[Any]) -> List[bytes]:
 
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory with PWD naming it, as a shell would have set it."""
+    """A working directory with PWD naming it, as a shell would have set it.
+
+    ``bin/pwd_check`` on PATH writes the PWD it was given to ``seen`` (to
+    ``seen-by-plain`` when it is already there).
+    """
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PWD", str(tmp_path))
+    (tmp_path / "bin").mkdir()
+    check = tmp_path / "bin" / "pwd_check"
+    check.write_text(
+        f"#!{sys.executable}\n"
+        "import os\n"
+        "name = 'seen-by-plain' if os.path.exists('seen') else 'seen'\n"
+        "open(name, 'w').write(os.environ.get('PWD', '<unset>') + '\\n')\n"
+    )
+    check.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     return tmp_path
 
 
@@ -47,21 +66,44 @@ def test_auto_keeps_the_shell_for_shell_syntax(popen_events: List[Any], workdir:
     assert executables(popen_events) == [_env.SHELL_PATH]
 
 
-def test_auto_keeps_the_shell_when_sh_is_not_dash(
+def test_auto_keeps_the_shell_when_sh_is_unknown(
     popen_events: List[Any], workdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Where /bin/sh is not dash, auto mode never skips it."""
-    monkeypatch.setattr(_env, "SHELL_IS_DASH", False)
+    """Where /bin/sh is a shell shim does not reproduce, auto mode never skips it."""
+    monkeypatch.setattr(_env, "shell", lambda: _env.Shell("", (), "unknown (a script)"))
     shim.install(shell="auto")
     assert os.system("/bin/true") == 0
     assert executables(popen_events) == [_env.SHELL_PATH]
 
 
-def test_auto_keeps_the_shell_when_pwd_is_stale(popen_events: List[Any], workdir: Path) -> None:
-    """After os.chdir without PWD (dash would reset PWD), the command goes to the shell."""
-    os.environ["PWD"] = "/"
+@needs_shell_free
+@pytest.mark.parametrize("pwd", ["/", None, "relative", ""], ids=["stale", "unset", "relative", "empty"])
+def test_auto_runs_without_the_shell_whatever_pwd_says(
+    popen_events: List[Any], workdir: Path, pwd: Optional[str]
+) -> None:
+    """After os.chdir, or without PWD, the program runs directly with the PWD the shell would set."""
+    if pwd is None:
+        del os.environ["PWD"]
+    else:
+        os.environ["PWD"] = pwd
     shim.install(shell="auto")
-    assert os.system("/bin/true") == 0
+    assert os.system("pwd_check") == posix.system("pwd_check")
+    assert executables(popen_events) == [os.fsencode(workdir / "bin" / "pwd_check")]
+    assert (workdir / "seen").read_text() == (workdir / "seen-by-plain").read_text()
+    assert (workdir / "seen").read_text() == f"{os.path.realpath(workdir)}\n"
+
+
+@needs_shell_free
+def test_auto_keeps_the_shell_when_the_working_directory_is_gone(
+    popen_events: List[Any], workdir: Path
+) -> None:
+    """A working directory that was removed cannot be named: the shell decides what PWD is."""
+    gone = workdir / "gone"
+    gone.mkdir()
+    os.chdir(gone)
+    gone.rmdir()
+    shim.install(shell="auto")
+    assert os.system("/bin/true") == posix.system("/bin/true")
     assert executables(popen_events) == [_env.SHELL_PATH]
 
 
@@ -124,3 +166,55 @@ def test_shell_required_error_pickles() -> None:
     error = shim.ShellRequiredError("a | b", "pipe", "x.py:3")
     copy = pickle.loads(pickle.dumps(error))
     assert (copy.command, copy.reason, copy.site, str(copy)) == (error.command, error.reason, error.site, str(error))
+
+
+# Words of simple commands, as programs write them: plain, quoted both ways,
+# escaped; none of them is shell syntax.
+_WORDS = [
+    "-v", "--out=x.txt", "a,b:c", "50%", "1.5", "/tmp/x", "@host", "^x", "k=v", "=",
+    "'in file.png'", "'$HOME; rm -rf /'", '"double quoted"', '"it\'s"', "a\\ b", "\\*", '""', "''",
+    "\xe9t\xe9", "x#y",
+]  # fmt: skip
+
+
+@needs_shell_free
+@pytest.mark.parametrize("pwd", ["valid", "stale", "unset"])
+def test_simple_commands_run_without_the_shell(
+    popen_events: List[Any], workdir: Path, pwd: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every generated command without shell syntax runs without /bin/sh, after chdir and without PWD.
+
+    The programs are on PATH (links to ``true``); the environment is the
+    test run's.  Prints how many ran directly, and under which /bin/sh.
+    """
+    import random
+    import shutil
+
+    from shim._common.syntax import analyze
+
+    true = shutil.which("true")
+    assert true is not None
+    for name in ("tool", "convert", "git-x", "make.sh"):
+        os.symlink(true, workdir / "bin" / name)
+    (workdir / "elsewhere").mkdir()
+    os.chdir(workdir / "elsewhere")
+    if pwd == "stale":
+        os.environ["PWD"] = str(workdir)
+    elif pwd == "unset":
+        del os.environ["PWD"]
+    rng = random.Random(11)
+    commands = []
+    while len(commands) < 200:
+        words = [rng.choice(["tool", "convert", "git-x", "make.sh", "'tool'", "t\\ool"])]
+        words += rng.sample(_WORDS, rng.randrange(6))
+        command = " ".join(words)
+        if analyze(command.encode()).argv is not None:
+            commands.append(command)
+    shim.install(shell="auto")
+    for command in commands:
+        assert os.system(command) == 0, command
+    shim.uninstall()
+    direct = sum(executable != _env.SHELL_PATH for executable in executables(popen_events))
+    with capsys.disabled():
+        print(f"\n{_env.shell().text}, PWD {pwd}: {direct} of {len(commands)} simple commands ran without /bin/sh")
+    assert direct == len(commands)

@@ -4,7 +4,7 @@ Command strings are generated from words made of plain text, single- and
 double-quoted strings, backslash escapes, blanks, non-ASCII text and raw
 bytes, shell metacharacters and the names of builtins and reserved words.
 For every command ``analyze`` runs without a shell, the real ``/bin/sh``
-(dash; bash started as ``sh`` too, with fewer examples) runs the same
+(dash; bash and BusyBox ash started as ``sh`` too, with fewer examples) runs the same
 string and reports the argv it executed (see ``ShellProbe`` in
 ``test_shell_analysis.py`` for why that report is exact).
 
@@ -13,6 +13,7 @@ The seed is printed on failure; ``SHIM_TEST_SEED=<n>`` replays a run.
 
 import os
 import random
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Dict, Iterator, List
@@ -161,6 +162,17 @@ def test_direct_argv_equals_what_bash_as_sh_executes(probe_root: Path) -> None:
     """Where /bin/sh is bash (POSIX mode), the "no shell" answers hold as well."""
     assert BASH is not None
     tally = _agrees_with(ShellProbe(probe_root / "bash", BASH), examples=300)
+    assert tally["direct"] >= 0.25 * sum(tally.values()), tally
+
+
+BUSYBOX = shutil.which("busybox")
+
+
+@pytest.mark.skipif(BUSYBOX is None, reason="BusyBox is not installed")
+def test_direct_argv_equals_what_busybox_ash_executes(probe_root: Path) -> None:
+    """Where /bin/sh is BusyBox ash (Alpine), the "no shell" answers hold as well."""
+    assert BUSYBOX is not None
+    tally = _agrees_with(ShellProbe(probe_root / "busybox", BUSYBOX), examples=300)
     assert tally["direct"] >= 0.25 * sum(tally.values()), tally
 
 

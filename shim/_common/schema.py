@@ -23,6 +23,7 @@ FIELDS: Tuple[str, ...] = (
     "argv",
     "shell",
     "shell_reason",
+    "sh",
     "mode",
     "cwd",
     "site",

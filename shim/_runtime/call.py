@@ -9,7 +9,7 @@ hangs off that path and can never change its outcome.
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from shim._common import platform, status
 from shim._runtime import capture, runner
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from shim._common.settings import Settings
     from shim._runtime.session import Session
+    from shim._runtime.shellfree import Launch, Snapshot
     from shim._runtime.telemetry import Begun
 
 __all__ = ["Call", "Shim", "call_site", "encode", "perform", "shell_argv"]
@@ -130,10 +131,10 @@ class Call:
         "command",
         "cwd",
         "duration",
-        "env",
-        "executable",
+        "launch",
         "outcome",
         "pid",
+        "sh",
         "shell",
         "shell_reason",
         "site",
@@ -146,10 +147,12 @@ class Call:
     def __init__(self, command: bytes) -> None:
         self.command = command
         self.argv: Optional[List[bytes]] = None
-        # For a run without the shell: the file dash would execute, and the
-        # environment in the order dash would pass it.
-        self.executable = b""
-        self.env: Optional[Dict[bytes, bytes]] = None
+        # For a run without the shell: how to start the program so that it
+        # gets what /bin/sh would have given it.
+        self.launch: Optional[Launch] = None
+        #: What /bin/sh is ("dash", "bash 5.2.37", ...): the shell that runs
+        #: the command, or would have run it.
+        self.sh: Optional[str] = None
         self.shell = True
         self.shell_reason: Optional[str] = None
         #: "ran", or "refused" (``shell="never"``: nothing ran).
@@ -222,57 +225,81 @@ _CANNOT_START = "command too long for /bin/sh -c (E2BIG)"
 _NEAR_LIMIT = "command near the kernel's size limit for /bin/sh -c"
 
 
-def _plan_without_shell(call: Call, settings: "Settings") -> Optional[str]:
+def _plan_without_shell(call: Call, settings: "Settings", held: bool) -> Optional[str]:
     """Decide, for ``shell="auto"`` and ``"never"``, whether to skip ``/bin/sh``.
 
     In ``auto`` mode the shell is skipped only when the command needs no
-    shell syntax *and* dash would hand the program exactly what a direct
-    exec hands it (environment, signal mask, the file found on PATH).  In
-    ``never`` mode only the syntax counts.  A command the kernel would not
-    let ``sh -c`` take gives plain ``os.system``'s outcome: ``auto`` mode
-    leaves a command near that limit to the shell (which then fails or
-    runs exactly as without the shim), ``never`` mode tries the size with a
-    stand-in that runs nothing.  Returns why the call must be refused
-    (``never`` mode, a command that needs the shell), :data:`_CANNOT_START`,
-    or ``None``.
+    shell syntax *and* shim can hand the program exactly what this
+    ``/bin/sh`` (dash, bash or BusyBox ash, see :func:`shim._common.platform.shell`)
+    would have handed it: the file found on PATH, the environment, the
+    signal state (:func:`shim._runtime.shellfree.plan`).  In ``never`` mode
+    only the syntax counts.  A command the kernel would not let ``sh -c``
+    take gives plain ``os.system``'s outcome: ``auto`` mode leaves a
+    command near that limit to the shell (which then fails or runs exactly
+    as without the shim), ``never`` mode tries the size with a stand-in
+    that runs nothing.  ``held``: this thread holds the signal
+    dispositions.  Returns why the call must be refused (``never`` mode, a
+    command that needs the shell), :data:`_CANNOT_START`, or ``None``.
     """
     from shim._common import syntax
     from shim._runtime import shellfree
 
     analysis = syntax.analyze(call.command)
     reason = analysis.reason
-    unavailable = platform.shell_free_reason() if settings.shell == "auto" else None
+    never = settings.shell == "never"
+    sh = platform.shell()
+    call.sh = sh.text
+    unavailable = platform.shell_free_reason(sh)
     environment = None
-    if settings.shell == "never" or (analysis.argv is not None and unavailable is None):
+    if never or (analysis.argv is not None and unavailable is None):
         environment = shellfree.ENVIRONMENT.snapshot()
         argv = shell_argv(call.command)
         if not shellfree.exec_surely_fits(argv, platform.SHELL_PATH, environment):
-            if settings.shell == "auto":
+            if not never:
                 call.shell_reason = _NEAR_LIMIT
                 return None
             stand_in = shell_argv(b":" + b" " * (len(call.command) - 1))
             if not runner.shell_can_start(stand_in, platform.SHELL_PATH):
                 call.shell_reason = _CANNOT_START
                 return _CANNOT_START
-    if analysis.argv is not None and unavailable is not None:
+    if analysis.argv is not None and unavailable is not None and not never:
         reason = unavailable
     elif analysis.argv is not None and environment is not None:
-        names = environment.names
-        if settings.shell == "auto":
-            reason = shellfree.environment_reason(names)
-        if reason is None:
-            program = shellfree.locate(analysis.argv[0], names.get(b"PATH"))
-            if program is not None:
-                call.argv = analysis.argv
-                call.executable = program
-                call.env = environment.ordered
-                call.shell = False
-                return None
-            reason = "program not found on PATH"
+        if unavailable is not None:
+            sh = _DASH  # "never" where shim does not know /bin/sh: dash's rules
+        launch = shellfree.plan(analysis.argv, sh, environment, held)
+        if isinstance(launch, str) and never and launch != _NOT_FOUND:
+            # The team chose no shell over what it would have changed.
+            launch = _without_environment_checks(analysis.argv, sh.kind, environment)
+        if isinstance(launch, str):
+            reason = launch
+        else:
+            call.argv = analysis.argv
+            call.launch = launch
+            call.shell = False
+            return None
     call.shell_reason = reason
-    if settings.shell == "never":
+    if never:
         return reason or "unknown"
     return None
+
+
+_NOT_FOUND = "program not found on PATH"
+_DASH = platform.Shell("dash", (), "dash", platform.DASH_OWN)
+
+
+def _without_environment_checks(
+    argv: List[bytes], kind: str, environment: "Snapshot"
+) -> "Union[Launch, str]":
+    """``shell="never"``: the program with the environment as it is, in dash's order."""
+    from shim._runtime import shellfree
+
+    executable = shellfree.locate(argv[0], environment.names.get(b"PATH"), kind)
+    if executable is None:
+        return _NOT_FOUND
+    return shellfree.Launch(
+        executable, environment.ordered, waits=kind == "dash", ignore_quit=False
+    )
 
 
 def _refuse(call: Call, session: "Session", reason: str, wants_record: bool) -> "NoReturn":
@@ -310,6 +337,8 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
     if wants_record:
         call.site = call_site()
         call.cwd = _getcwd()
+        if settings.shell == "always":
+            call.sh = platform.shell_text()
     if session.telemetry is not None:
         session.telemetry.begin(call)
     stdio = capture.PASS_THROUGH
@@ -322,7 +351,7 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
             session.publish(call)
 
     if settings.shell != "always":
-        refusal = _plan_without_shell(call, settings)
+        refusal = _plan_without_shell(call, settings, held)
         if refusal == _CANNOT_START:
             # What system(3) returns when the shell cannot be started; nothing ran.
             finish(status.SHELL_START_FAILED)
@@ -331,15 +360,18 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
             _refuse(call, session, refusal, wants_record)
     stdio = capture.stdio_for(settings)
 
-    if call.argv is not None:
+    launch = call.launch
+    if call.argv is not None and launch is not None:
         result = runner.run(
             call.argv,
-            call.executable,
+            launch.executable,
             stdio,
             held,
             finish=finish,
-            env=_environment(call, call.env),
+            env=_environment(call, launch.env, dash_order=launch.waits),
             started=call.spawned,
+            waits=launch.waits,
+            ignore_quit=launch.ignore_quit,
         )
         if result is not None:
             return result
@@ -347,6 +379,7 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
         # ...). Nothing has run, so /bin/sh takes over and gives exactly its
         # own status and message (or, in "never" mode, the call is refused).
         call.argv = None
+        call.launch = None
         call.shell = True
         call.shell_reason = "program cannot be executed directly"
         if settings.shell == "never":
@@ -358,7 +391,7 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
         stdio,
         held,
         finish=finish,
-        env=_environment(call, None),
+        env=_environment(call, None, dash_order=True),
         direct=False,
         started=call.spawned,
     )
@@ -366,17 +399,18 @@ def perform(command: bytes, session: "Session", held: bool) -> int:
 
 
 def _environment(
-    call: Call, planned: Optional[Dict[bytes, bytes]]
+    call: Call, planned: Optional[Dict[bytes, bytes]], *, dash_order: bool
 ) -> Optional[Dict[bytes, bytes]]:
     """The command's environment: as planned (``None``: the C environment), or with a trace context.
 
-    Only ``SHIM_OTEL_PROPAGATE`` changes it (see :mod:`shim._runtime.telemetry`).
+    Only ``SHIM_OTEL_PROPAGATE`` changes it (see :mod:`shim._runtime.telemetry`);
+    ``dash_order``: the planned environment is in dash's order.
     """
     if call.trace is None or call.trace.variables is None:
         return planned
     from shim._runtime import telemetry
 
-    return telemetry.environment(call.trace.variables, direct=planned is not None)
+    return telemetry.environment(call.trace.variables, planned=planned, dash_order=dash_order)
 
 
 def _getcwd() -> Optional[str]:

@@ -129,6 +129,7 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
         "argv": argv,
         "shell": bool(call.shell) and not refused,
         "shell_reason": call.shell_reason if call.shell or refused else None,
+        "sh": call.sh,
         "mode": settings.shell,
         "cwd": redact.render_str(call.cwd) if call.cwd is not None else None,
         "site": (

@@ -13,6 +13,7 @@ This is the replica of glibc's ``do_system`` (``sysdeps/posix/system.c``):
 The signal dispositions themselves are :data:`shim._runtime.signals.HOLD`'s.
 """
 
+import _signal
 import contextlib
 import errno
 import os
@@ -207,6 +208,8 @@ def run(
     env: Optional[Dict[bytes, bytes]] = None,
     direct: Optional[bool] = None,
     started: Optional[Callable[[int], None]] = None,
+    waits: bool = True,
+    ignore_quit: bool = False,
 ) -> Optional[int]:
     """Run ``argv`` with ``executable`` and return the raw wait status.
 
@@ -219,15 +222,20 @@ def run(
     does is not cut short by a handler that raises.
 
     With ``env`` given, the program runs without the shell, with that
-    environment, and as dash would report it; a program that cannot be
-    executed then gives ``None`` instead, and nothing has run.
-    ``direct=False`` runs ``/bin/sh`` with ``env`` instead (the C
-    environment plus a trace context).  ``started(pid)`` runs once the child
-    exists.
+    environment; a program that cannot be executed then gives ``None``
+    instead, and nothing has run.  ``waits``: the shell would have run the
+    program as its child, so its end is reported as dash reports it and an
+    interrupt that would have killed the shell ends the call (see
+    :func:`_wait_direct`); otherwise the shell would have replaced itself
+    with the program, whose status is then the call's.  ``ignore_quit``:
+    the program starts with SIGQUIT ignored (only the main thread, which
+    ``held`` says this is, may arrange that).  ``direct=False`` runs
+    ``/bin/sh`` with ``env`` instead (the C environment plus a trace
+    context).  ``started(pid)`` runs once the child exists.
     """
     if direct is None:
         direct = env is not None
-    previous = HOLD.begin_direct() if held and direct else None
+    previous = HOLD.begin_direct() if held and direct and waits else None
     try:
         out, err = stdio.child_fds()
         kwargs: Dict[str, Any] = {}
@@ -241,9 +249,15 @@ def run(
             kwargs["stdout"] = out
         if err is not None:
             kwargs["stderr"] = err
+        quit_handler = None
+        if ignore_quit and held:
+            # Ignored by the caller too until the program has started: the
+            # caller ignores SIGQUIT for the whole call anyway (system(3)).
+            quit_handler = _signal.getsignal(_signal.SIGQUIT)
+            _signal.signal(_signal.SIGQUIT, _signal.SIG_IGN)
         try:
             proc = subprocess.Popen(
-                list(argv),
+                argv if type(argv) is list else list(argv),
                 executable=executable,
                 # system(3) hands the shell every inheritable descriptor...
                 close_fds=False,
@@ -261,6 +275,9 @@ def run(
             if finish is not None:
                 finish(_status.SHELL_START_FAILED)
             return _status.SHELL_START_FAILED
+        finally:
+            if quit_handler is not None:
+                _signal.signal(_signal.SIGQUIT, quit_handler)
         status = _status.WAIT_FAILED
         pid = proc.pid
         if not isinstance(proc, _POPEN) or not isinstance(pid, int) or pid <= 0:
@@ -276,7 +293,7 @@ def run(
             if started is not None:
                 started(pid)
             stdio.spawned(pid)
-            status = _wait_direct(pid, held) if direct else _wait(pid)
+            status = _wait_direct(pid, held) if direct and waits else _wait(pid)
         finally:
             # Popen must not try to reap the child a second time.
             proc.returncode = _status.returncode(status)

@@ -600,20 +600,26 @@ def _configurator() -> Any:
     return None
 
 
-def environment(variables: Dict[bytes, bytes], *, direct: bool) -> Dict[bytes, bytes]:
-    """The C environment, its trace context replaced by ``variables``.
+def environment(
+    variables: Dict[bytes, bytes],
+    *,
+    planned: Optional[Dict[bytes, bytes]] = None,
+    dash_order: bool = True,
+) -> Dict[bytes, bytes]:
+    """The command's environment, its trace context replaced by ``variables``.
 
-    For a program run without the shell (``direct``), in the order dash
-    would pass it; otherwise in the C environment's order (dash reorders it
-    itself).
+    ``planned``: the environment of a program run without the shell (what
+    ``/bin/sh`` would have handed it, in its order); the trace context is
+    added to it, in dash's order where ``/bin/sh`` is dash (``dash_order``).
+    Otherwise the C environment, in its order (the shell reorders it itself).
     """
     from shim._runtime import shellfree
 
-    names, _ = shellfree.ENVIRONMENT.current()
     carrier = {name for name, _header in CARRIER}
-    env = {name: value for name, value in names.items() if name not in carrier}
+    base = shellfree.ENVIRONMENT.current()[0] if planned is None else planned
+    env = {name: value for name, value in base.items() if name not in carrier}
     env.update(variables)
-    if direct:
+    if planned is not None and dash_order:
         return {name: env[name] for name in shellfree.environment_order(env)}
     return env
 
@@ -693,10 +699,11 @@ def span_attributes(
 ) -> Dict[str, Any]:
     """The span's attributes: semantic conventions where they exist, ``shim.*`` for the rest."""
     outcome, error_type, _ = classify(data)
-    if call.shell:
+    launch = call.launch
+    if call.shell or launch is None:
         executable = os.fsdecode(platform.SHELL_PATH)
     else:
-        executable = redactor.command(redact.render(call.executable))
+        executable = redactor.command(redact.render(launch.executable))
     attributes: Dict[str, Any] = {
         "process.command_line": data["command"],
         "process.executable.path": executable,

@@ -330,7 +330,8 @@ def _platform(diagnosis: Diagnosis, answer: "Dict[str, Any]") -> None:
     else:
         diagnosis.line(
             "shell-free",
-            "available: SHIM_SHELL=auto runs commands without /bin/sh where that changes nothing",
+            f"available ({platform.get('shell') or '/bin/sh'}): SHIM_SHELL=auto runs commands"
+            " without /bin/sh where that changes nothing",
         )
 
 

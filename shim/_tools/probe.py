@@ -170,6 +170,7 @@ def _platform() -> "Dict[str, Any]":
         from shim._common import platform
 
         answer["shell_free_reason"] = platform.shell_free_reason()
+        answer["shell"] = platform.shell().text
         answer["passes_dashdash"] = platform.SYSTEM_PASSES_DASHDASH
         answer["known"] = True
     except Exception:

@@ -72,15 +72,22 @@ def status_text(site: Site, limit: Optional[int] = None) -> List[str]:
 
 
 def shell_text(site: Site) -> str:
-    """Whether the site's calls needed a shell, and why, most frequent reason first."""
+    """Whether the site's calls needed a shell, and why, most frequent reason first.
+
+    Ends with what ``/bin/sh`` was where the records say (``(/bin/sh: bash 5.2.37)``).
+    """
+    shells = ""
+    if site.shells:
+        seen = sorted(site.shells, key=lambda sh: (-site.shells[sh], sh))
+        shells = " (/bin/sh: " + ", ".join(oneline(sh) for sh in seen) + ")"
     if site.shell_free == site.calls:
-        return "not needed"
+        return "not needed" + shells
     reasons = sorted(site.reasons.items(), key=lambda kv: (-kv[1], kv[0]))
     listed = ", ".join(f"{oneline(r)} \u00d7 {count_text(n)}" for r, n in reasons)
     if site.shell_free:
         needed = f"{count_text(site.needs_shell())} of {count_text(site.calls)} calls"
-        return f"needed for {needed}: {listed}"
-    return f"needed: {listed}"
+        return f"needed for {needed}: {listed}{shells}"
+    return f"needed: {listed}{shells}"
 
 
 def mean_ms(site: Site) -> float:

@@ -78,6 +78,7 @@ def _site_json(site: Site) -> Dict[str, Any]:
         "commands_complete": not site.commands.evicted,
         "shell_free_calls": site.shell_free,
         "shell_reasons": dict(sorted(site.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "shells": dict(sorted(site.shells.items(), key=lambda kv: (-kv[1], kv[0]))),
         "total_duration_ms": site.total_ms,
         "mean_duration_ms": mean_ms(site),
         "max_duration_ms": site.max_ms,

@@ -91,6 +91,7 @@ class Site:
         "reasons",
         "refused",
         "shell_free",
+        "shells",
         "source",
         "source_reason",
         "statuses",
@@ -110,6 +111,8 @@ class Site:
         self.statuses: Dict[Any, int] = {}
         self.meanings: Dict[int, str] = {}
         self.reasons: Dict[str, int] = {}
+        #: What /bin/sh was ("dash", "bash 5.2.37", ...), with how many calls saw it.
+        self.shells: Dict[str, int] = {}
         self.commands = TopK(TRACK_COMMANDS)
         self.refused = 0
         self.first_ts: Optional[str] = None
@@ -326,6 +329,13 @@ class Report:
                     reasons[why] = 1
                 else:
                     reasons[OTHER] = reasons.get(OTHER, 0) + 1
+        sh = record.get("sh")
+        if type(sh) is str:
+            shells = site.shells
+            if sh in shells:
+                shells[sh] += 1
+            elif len(shells) < MAX_REASONS:
+                shells[sh] = 1
         site.commands.add(command if len(command) <= MAX_TEXT else _cut(command))
         return None
 
