@@ -41,6 +41,9 @@ FIELDS: Tuple[str, ...] = (
     "merged",
     "suggestion",
     "outcome",
+    "function",
+    "popen_mode",
+    "end",
 )
 
 

@@ -130,10 +130,13 @@ class Call:
         "command",
         "cwd",
         "duration",
+        "end",
         "env",
         "executable",
+        "function",
         "outcome",
         "pid",
+        "popen_mode",
         "shell",
         "shell_reason",
         "site",
@@ -152,8 +155,15 @@ class Call:
         self.env: Optional[Dict[bytes, bytes]] = None
         self.shell = True
         self.shell_reason: Optional[str] = None
-        #: "ran", or "refused" (``shell="never"``: nothing ran).
+        #: "ran", "refused" (``shell="never"``: nothing ran), or for
+        #: ``os.popen`` "unfinished" (still running when the program exited).
         self.outcome = "ran"
+        #: The function called: "os.system" or "os.popen".
+        self.function = "os.system"
+        #: ``os.popen`` only: its mode ("r" or "w"), and how the stream
+        #: ended ("close", "collected", "exit").
+        self.popen_mode: Optional[str] = None
+        self.end: Optional[str] = None
         self.started = time.time()
         self.t0 = time.monotonic()
         self.duration = 0.0

@@ -52,7 +52,7 @@ def publish(call: "Call", session: "Session") -> None:
             finally:
                 _PUBLISHING.logging = False
     except Exception as exc:
-        warn.warn_once("publish", f"could not record an os.system call: {exc!r}")
+        warn.warn_once("publish", f"could not record an {call.function} call: {exc!r}")
 
 
 def _write_audit(session: "Session", data: Dict[str, Any]) -> None:
@@ -73,12 +73,25 @@ def _log(data: Dict[str, Any]) -> None:
     site = data["site"]
     where = f"{site['file']}:{site['line']}" if site else None
     args: Tuple[Any, ...]
-    if data["outcome"] == "refused":
-        message = "os.system(%r) refused (needs a shell: %s) after %.1f ms at %s"
-        args = (data["command"], data["shell_reason"])
+    if data["function"] == "os.popen":
+        # os.popen(cmd, mode): the mode is part of what was called.
+        called = "%s(%r, %r)"
+        args = (data["function"], data["command"], data["popen_mode"])
     else:
-        message = "os.system(%r) returned %d (%s) in %.1f ms at %s"
-        args = (data["command"], data["status"], _outcome(data))
+        called = "%s(%r)"
+        args = (data["function"], data["command"])
+    if data["outcome"] == "refused":
+        message = called + " refused (needs a shell: %s) after %.1f ms at %s"
+        args += (data["shell_reason"],)
+    elif data["outcome"] == "unfinished":
+        message = called + " still running at exit (%s) after %.1f ms at %s"
+        args += ("not closed",)
+    elif data["function"] == "os.popen":
+        message = called + " ended with status %d (%s, %s) after %.1f ms at %s"
+        args += (data["status"], _outcome(data), _ENDS.get(data["end"], data["end"]))
+    else:
+        message = called + " returned %d (%s) in %.1f ms at %s"
+        args += (data["status"], _outcome(data))
     logs.logger.info(
         message,
         *args,
@@ -92,8 +105,16 @@ def _log(data: Dict[str, Any]) -> None:
             "shim_signal": data["signal"],
             "shim_duration_ms": data["duration_ms"],
             "shim_site": where,
+            "shim_function": data["function"],
         },
     )
+
+
+_ENDS = {
+    "close": "closed",
+    "collected": "collected unclosed",
+    "exit": "unclosed at exit",
+}
 
 
 def _outcome(data: Dict[str, Any]) -> str:
@@ -121,7 +142,8 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
     words = call.argv if ran_directly else syntax.analyze(call.command).argv
     masked = session.redactor.call(call.command, words)
     refused = call.outcome == "refused"
-    wait_status = None if refused else call.status
+    # A call refused, or an os.popen command still running at exit, has no status.
+    wait_status = None if refused or call.outcome == "unfinished" else call.status
     captured = call.captured
     site = call.site
     started = dt.datetime.fromtimestamp(call.started, dt.timezone.utc)
@@ -153,8 +175,11 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
         "stdout_note": getattr(captured, "stdout_note", None),
         "stderr_note": getattr(captured, "stderr_note", None),
         "merged": bool(getattr(captured, "merged", False)),
-        "suggestion": _suggestion(masked.command, masked.argv),
+        "suggestion": _suggestion(call, masked.command, masked.argv),
         "outcome": call.outcome,
+        "function": call.function,
+        "popen_mode": call.popen_mode,
+        "end": call.end,
     }
 
 
@@ -168,9 +193,11 @@ def _tail(session: "Session", captured: Any, stream: str, known: List[str]) -> O
     return session.redactor.tail(bytes(data), context=bytes(context), known=known, cut=cut)
 
 
-def _suggestion(command: str, argv: Optional[List[str]]) -> str:
+def _suggestion(call: "Call", command: str, argv: Optional[List[str]]) -> str:
     """Return the ``subprocess`` replacement, built from the masked command."""
     try:
+        if call.popen_mode is not None:
+            return suggest.popen_literal_suggestion(command, argv, mode=call.popen_mode)
         return suggest.suggestion(command, argv)
     except Exception as exc:
         warn.warn_once("suggest", f"could not suggest a subprocess call: {exc!r}")
