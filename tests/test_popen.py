@@ -360,3 +360,56 @@ def test_another_wrapt_wrapper_on_os_popen_stays_in_front(tmp_path: Path) -> Non
         """,
     )
     assert [r["command"] for r in records] == ["echo wrapped"]
+
+
+# -- the report -------------------------------------------------------------------------------------
+
+
+def test_report_lists_popen_sites_beside_system_sites(tmp_path: Path) -> None:
+    """shim report groups os.popen calls by site next to os.system ones, each with its replacement."""
+    from shim._tools import cli
+
+    (tmp_path / "app.py").write_text(
+        "import os\n"
+        "def main():\n"
+        "    for _ in range(3):\n"
+        "        os.system('true')\n"
+        "        listing = os.popen('ls -a').read()\n"
+        "    for line in os.popen('printf \"a\\\\nb\\\\n\"'):\n"
+        "        pass\n"
+        "    os.system(os.popen('echo true').read())\n"
+        "main()\n"
+    )
+    _records(tmp_path, "import runpy; runpy.run_path('app.py')")
+    out = tmp_path / "report.json"
+    assert cli.main(["report", str(tmp_path / "audit.jsonl"), "--source-root", str(tmp_path),
+                     "--format", "json", "-o", str(out)]) == 0
+    document = json.loads(out.read_text())
+    sites = {(s["line"], s["called"]): s for s in document["sites"]}
+    assert sorted(sites) == [(4, "os.system"), (5, "os.popen"), (6, "os.popen"), (8, "os.popen"), (8, "os.system")]
+    assert sites[(5, "os.popen")]["calls"] == 3
+    assert sites[(5, "os.popen")]["suggestion"].startswith(
+        "subprocess.run(['ls', '-a'], stdout=subprocess.PIPE, text=True, check=False).stdout"
+    )
+    assert sites[(6, "os.popen")]["suggestion"].startswith(
+        "subprocess.Popen('printf \"a\\\\nb\\\\n\"', shell=True, stdout=subprocess.PIPE, text=True).stdout"
+    )
+    assert sites[(8, "os.popen")]["source"] == sites[(8, "os.system")]["source"]
+    assert sites[(8, "os.popen")]["suggestion"].startswith("subprocess.run('echo true', shell=True, stdout=")
+    assert sites[(8, "os.system")]["suggestion"].startswith("subprocess.run(os.popen(")
+    assert document["summary"]["functions"] == {
+        "os.system": {"sites": 2, "calls": 4},
+        "os.popen": {"sites": 3, "calls": 5},
+    }
+
+
+def test_report_counts_unfinished_popen_calls(tmp_path: Path) -> None:
+    """A stream still running at exit is a call of its site, neither failed nor with a status."""
+    from shim._tools import cli
+
+    _records(tmp_path, "kept = os.popen('sleep 3 2>/dev/null')")
+    out = tmp_path / "report.json"
+    assert cli.main(["report", str(tmp_path / "audit.jsonl"), "--format", "json", "-o", str(out)]) == 0
+    (site,) = json.loads(out.read_text())["sites"]
+    assert (site["called"], site["calls"], site["failures"]) == ("os.popen", 1, 0)
+    assert [s["status"] for s in site["statuses"]] == ["unfinished"]
