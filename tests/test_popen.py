@@ -413,3 +413,37 @@ def test_report_counts_unfinished_popen_calls(tmp_path: Path) -> None:
     (site,) = json.loads(out.read_text())["sites"]
     assert (site["called"], site["calls"], site["failures"]) == ("os.popen", 1, 0)
     assert [s["status"] for s in site["statuses"]] == ["unfinished"]
+
+
+def test_opentelemetry_sees_os_popen_calls(tmp_path: Path) -> None:
+    """With SHIM_OTEL, an os.popen call is a span named os.popen, ending when its stream is closed."""
+    from differential import OTEL, OTEL_SETUP
+
+    if not OTEL:
+        pytest.skip("the OpenTelemetry SDK is not installed for this Python")
+    program = OTEL_SETUP + textwrap.dedent(
+        """
+        import json, os, shim, time
+        shim.install(otel=True)
+        f = os.popen('exit 3'); time.sleep(0.2); f.close()
+        os.system('true')
+        from shim._runtime import telemetry
+        telemetry.flush()  # the spans are made by the shim's telemetry thread
+        _otel_provider.force_flush()
+        print(json.dumps([
+            [s.name, dict(s.attributes), (s.end_time - s.start_time) / 1e9]
+            for s in _otel_spans.get_finished_spans()
+        ]))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", program], env=child_env(), stdout=subprocess.PIPE, text=True, check=False
+    )
+    spans = json.loads(proc.stdout.splitlines()[-1])
+    assert [(name, attributes["shim.function"]) for name, attributes, _ in spans] == [
+        ("os.popen", "os.popen"),
+        ("os.system", "os.system"),
+    ]
+    _, attributes, seconds = spans[0]
+    assert (attributes["shim.status"], attributes["shim.popen_mode"], attributes["shim.end"]) == (768, "r", "close")
+    assert seconds >= 0.2
