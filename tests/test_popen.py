@@ -130,6 +130,17 @@ CASES: List[Case] = [
         "import gc; gc.collect()\n",
         normalize=digits,
     ),
+    popen_case(
+        "never closed, in a reference cycle",
+        "import gc, time, warnings, subprocess; warnings.simplefilter('always')\n"
+        "class Holder: pass\n"
+        "h = Holder(); h.me = h; h.f = os.popen('echo cycle >&2; exit 5'); time.sleep(0.3)\n"
+        "del h; gc.collect()\n"
+        # The Popen got its status in its finalizer: subprocess keeps no child to wait for.
+        "note('active', len(subprocess._active))\n"
+        "popen_call('echo after')",
+        normalize=digits,
+    ),
     # Three shells run at once: the order of their lines is theirs.
     popen_case(
         "garbage collected unread",
@@ -255,6 +266,24 @@ def test_one_record_per_call_with_function_mode_status_and_end(tmp_path: Path) -
     assert [r["site"]["line"] for r in records[:4]] == [4, 5, 7, 10]
     assert records[2]["signal"] == 9
     assert records[0]["suggestion"].startswith("subprocess.Popen('echo hi; exit 3', shell=True, stdout=")
+
+
+def test_stream_in_a_reference_cycle_is_recorded(tmp_path: Path) -> None:
+    """A stream collected by the cyclic collector gets its record, with its status, once."""
+    records = _records(
+        tmp_path,
+        """
+        import gc, time
+        class Holder: pass
+        h = Holder(); h.me = h; h.f = os.popen('exit 5'); time.sleep(0.3)
+        del h; gc.collect()
+        os.system('true')
+        """,
+    )
+    assert [(r["function"], r["status"], r["end"]) for r in records] == [
+        ("os.system", 0, None),
+        ("os.popen", 5 << 8, "collected"),
+    ]
 
 
 def test_duration_runs_from_open_to_close(tmp_path: Path) -> None:

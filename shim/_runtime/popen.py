@@ -123,6 +123,7 @@ def _open(
     """
     args, kwargs = arguments
     mode, buffering = options
+    _OPEN.flush()
     settings = session.settings
     record = _call.Call(data)
     record.function = "os.popen"
@@ -199,15 +200,19 @@ class _Watched:
         self.stream = weakref.ref(stream)
         self.direct = record.argv is not None and not record.shell
 
-    def collected(self, wait_status: int, end: Optional[str] = None) -> None:
-        """The command's status is known: publish the record, once."""
+    def collected(self, wstatus: int, end: Optional[str] = None, *, later: bool = False) -> None:
+        """The status is known: publish the record, once (``later``: at a safe point)."""
         if not _OPEN.take(self):
             return
         record = self.record
-        record.status = wait_status
+        record.status = wstatus
         record.duration = time.monotonic() - record.t0
         record.end = end or ("close" if self.stream() is not None else "collected")
+        if later:
+            _OPEN.defer(self)
+            return
         self.session.publish(record)
+        _OPEN.flush()
 
 
 def _watch(stream: Any, record: "_call.Call", session: "Session", wants_record: bool) -> None:
@@ -225,6 +230,7 @@ def _watch(stream: Any, record: "_call.Call", session: "Session", wants_record: 
         # subprocess.Popen, a test's fake): the record is made at exit.
         return
     proc_ref = weakref.ref(proc)
+    kind = type(proc)
     direct = watched.direct
 
     def _handle_exitstatus(sts: int, *args: Any, **kwargs: Any) -> Any:
@@ -235,18 +241,24 @@ def _watch(stream: Any, record: "_call.Call", session: "Session", wants_record: 
 
             shown, report = shellfree.shell_status(sts)
         target = proc_ref()
-        # None only when the stream was part of a reference cycle: the cyclic
-        # collector clears weak references before it runs Popen.__del__.
-        # That finalizer then finds no status and leaves the process to
-        # subprocess's list of children to collect later (which finds it
-        # collected): nothing the program sees, and no error.
+        if target is None:
+            # The stream was part of a reference cycle: the cyclic collector
+            # clears weak references before it runs Popen.__del__, which is
+            # calling this.  The process is that method's ``self``; without
+            # it the status would never reach the Popen, which would then
+            # wait for a pid that may name another child by then.
+            caller = sys._getframe(1).f_locals.get("self")
+            target = caller if type(caller) is kind else None
         result = handle(target, shown, *args, **kwargs) if target is not None else None
         if report:
             # What dash writes when the program it ran is killed by a signal.
             with contextlib.suppress(OSError):
                 os.write(2, report)
         with contextlib.suppress(Exception):
-            watched.collected(shown)
+            # The cyclic collector can run at any allocation, also while this
+            # thread holds a lock of the shim's (the audit file's): its
+            # record waits for the next call or the exit.
+            watched.collected(shown, later=proc_ref() is None)
         return result
 
     proc._handle_exitstatus = _handle_exitstatus
@@ -256,8 +268,12 @@ class _Open:
     """Streams not recorded yet, for their records at exit; one instance, :data:`_OPEN`."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        # Reentrant: a stream collected by the cyclic collector in the middle
+        # of one of these methods comes back here in the same thread.
+        self.lock = threading.RLock()
         self.watched: Dict[int, _Watched] = {}
+        #: Collected by the cyclic collector, to be published at a safe point.
+        self.deferred: List[_Watched] = []
         self.registered = False
 
     def add(self, watched: _Watched) -> None:
@@ -279,10 +295,24 @@ class _Open:
         with self.lock:
             return list(self.watched.values())
 
+    def defer(self, watched: _Watched) -> None:
+        with self.lock:
+            self.deferred.append(watched)
+
+    def flush(self) -> None:
+        """Publish the records deferred by the cyclic collector (from a safe point)."""
+        if not self.deferred:
+            return
+        with self.lock:
+            ready, self.deferred = self.deferred, []
+        for watched in ready:
+            watched.session.publish(watched.record)
+
     def after_fork_in_child(self) -> None:
         # The parent's streams are the parent's to record.
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
         self.watched = {}
+        self.deferred = []
 
 
 _OPEN = _Open()
@@ -299,6 +329,7 @@ def record_unfinished() -> None:
     it, as without the shim.  A command still running is recorded as
     ``"unfinished"``, without a status.
     """
+    _OPEN.flush()
     for watched in _OPEN.pending():
         with contextlib.suppress(Exception):
             wait_status = _peek(watched.record.pid)
