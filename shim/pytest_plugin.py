@@ -282,7 +282,11 @@ def _not_in_baseline(report: "Report", baseline: str) -> List[str]:
 
 
 class ShimCalls:
-    """The calls of ``os.system`` a test made, as audit records (dicts), oldest first."""
+    """The calls of ``os.system`` and ``os.popen`` a test made, as audit records, oldest first.
+
+    A record's ``function`` says which was called.  An ``os.popen`` call is
+    recorded when its stream is closed (or garbage-collected).
+    """
 
     def __init__(self) -> None:
         self.records: List[Dict[str, Any]] = []
@@ -303,7 +307,7 @@ class ShimCalls:
 
     @property
     def statuses(self) -> List[Optional[int]]:
-        """What each call returned (``None`` for a refused call)."""
+        """Each call's wait status (``None`` for a refused call, or an unfinished ``os.popen``)."""
         return [record.get("status") for record in self.records]
 
     def clear(self) -> None:
@@ -324,7 +328,7 @@ class _Recorder(logging.Handler):
 
 @pytest.fixture
 def shim_calls() -> Iterator[ShimCalls]:
-    """The calls of ``os.system`` this test makes, recorded by the shim.
+    """The calls of ``os.system`` and ``os.popen`` this test makes, recorded by the shim.
 
     The shim is installed for the test unless the session already runs
     with it (``--shim``).  Each item is the call's audit record:

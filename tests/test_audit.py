@@ -55,6 +55,9 @@ SCHEMA_KEYS = {
     "merged",
     "suggestion",
     "outcome",
+    "function",
+    "popen_mode",
+    "end",
 }
 
 # The child's prelude: install the shim when asked to, and report results

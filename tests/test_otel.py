@@ -329,6 +329,7 @@ def test_attributes_of_a_failing_shell_command(calls: Dict[str, Any]) -> None:
         "shim.shell_reason": "list (;, &&, ||)",
         "shim.mode": "auto",
         "shim.capture": "tee",
+        "shim.function": "os.system",
         "shim.stdout_bytes": 4,
         "shim.stderr_bytes": 4,
     }

@@ -42,6 +42,9 @@ FIELDS: Tuple[str, ...] = (
     "merged",
     "suggestion",
     "outcome",
+    "function",
+    "popen_mode",
+    "end",
 )
 
 

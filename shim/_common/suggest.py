@@ -20,6 +20,8 @@ __all__ = [
     "STATUS_HINT",
     "expression_suggestion",
     "literal_suggestion",
+    "popen_literal_suggestion",
+    "popen_run_suggestion",
     "popen_suggestion",
     "render_list",
     "render_literal",
@@ -34,6 +36,8 @@ STATUS_HINT = "# os.system's status: rc << 8 if rc >= 0 else -rc"
 #: The same for the file object of ``os.popen``, whose ``close()`` returns
 #: ``None`` on success and the shifted ``returncode`` otherwise.
 _POPEN_HINT = "# os.popen's file; its close() gave None if rc == 0 else rc << 8"
+#: The same for ``os.popen(...).read()`` replaced by ``subprocess.run``.
+_READ_HINT = "# os.popen(...).read(); its close() status: None if rc == 0 else rc << 8"
 
 
 def render_literal(value: Union[str, bytes], *, double_quotes: bool = False) -> str:
@@ -117,3 +121,30 @@ def popen_suggestion(argument: str, *, with_shell: bool, mode: str = "r") -> str
         f"subprocess.Popen({argument}{shell_part}, {stream}=subprocess.PIPE, text=True)"
         f".{stream}  {_POPEN_HINT}"
     )
+
+
+def popen_run_suggestion(argument: str, *, with_shell: bool) -> str:
+    """Suggest the replacement of ``os.popen(<argument>).read()``: ``subprocess.run``.
+
+    The whole output is read at once, so the command can run to its end
+    and hand over its output as ``stdout``; ``returncode`` is the status
+    the file's ``close()`` gave.
+    """
+    shell_part = ", shell=True" if with_shell else ""
+    return (
+        f"subprocess.run({argument}{shell_part}, stdout=subprocess.PIPE, text=True, "
+        f"check=False).stdout  {_READ_HINT}"
+    )
+
+
+def popen_literal_suggestion(
+    command: Union[str, bytes], argv: Optional[Sequence[Union[str, bytes]]], *, mode: str
+) -> str:
+    """:func:`popen_suggestion` for a command known as a value (an audit record's).
+
+    Without the source the use of the file is unknown, so this is the
+    streaming form, which fits every use.
+    """
+    if argv is not None:
+        return popen_suggestion(render_list(argv), with_shell=False, mode=mode)
+    return popen_suggestion(render_literal(command), with_shell=True, mode=mode)

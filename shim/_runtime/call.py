@@ -131,9 +131,12 @@ class Call:
         "command",
         "cwd",
         "duration",
+        "end",
+        "function",
         "launch",
         "outcome",
         "pid",
+        "popen_mode",
         "sh",
         "shell",
         "shell_reason",
@@ -155,8 +158,15 @@ class Call:
         self.sh: Optional[str] = None
         self.shell = True
         self.shell_reason: Optional[str] = None
-        #: "ran", or "refused" (``shell="never"``: nothing ran).
+        #: "ran", "refused" (``shell="never"``: nothing ran), or for
+        #: ``os.popen`` "unfinished" (still running when the program exited).
         self.outcome = "ran"
+        #: The function called: "os.system" or "os.popen".
+        self.function = "os.system"
+        #: ``os.popen`` only: its mode ("r" or "w"), and how the stream
+        #: ended ("close", "collected", "exit").
+        self.popen_mode: Optional[str] = None
+        self.end: Optional[str] = None
         self.started = time.time()
         self.t0 = time.monotonic()
         self.duration = 0.0

@@ -1,4 +1,4 @@
-"""The shim's one state machine, and the only code that changes ``os.system``.
+"""The shim's one state machine, and the only code that changes ``os.system`` and ``os.popen``.
 
 ::
 
@@ -15,10 +15,14 @@
   ``os.system``; its handler (:class:`shim._runtime.call.Shim`) runs every
   call with the current :class:`~shim._runtime.session.Session`.
 
+``os.popen`` goes through the same states at the same moments, with its
+own placeholder and proxy (:class:`shim._runtime.popen.PopenShim`): one
+:class:`_Function` each, one state and one session for both.
+
 Every transition happens under one lock, here.  This module is also the
-only one that looks through ``sys.modules``: module globals that hold the C
-function (``from os import system`` made before the shim was installed) are
-rebound on activation and restored on uninstall.
+only one that looks through ``sys.modules``: module globals that hold the
+original functions (``from os import system`` made before the shim was
+installed) are rebound on activation and restored on uninstall.
 
 Concurrency, and why it holds without relying on the GIL:
 
@@ -60,15 +64,18 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from shim._common.settings import Settings
     from shim._runtime.call import Shim
+    from shim._runtime.popen import PopenShim
 
 __all__ = [
     "ACTIVE",
     "ARMED",
     "OFF",
     "ORIGINAL",
+    "ORIGINAL_POPEN",
     "activate",
     "arm",
     "placeholder",
+    "popen_placeholder",
     "settings",
     "state",
     "uninstall",
@@ -80,6 +87,9 @@ ACTIVE = "active"
 
 #: The C function: ``posix.system`` (``nt.system`` on Windows).
 ORIGINAL: "Callable[..., int]" = __import__(os.name).system
+
+#: ``os.popen`` as the os module defines it (a Python function around ``subprocess``).
+ORIGINAL_POPEN: "Callable[..., Any]" = os.popen
 
 #: Modules whose globals are never rebound: the C function's own homes, and ours.
 _NOT_REBOUND = frozenset({"os", "posix", "nt", "shim", "builtins", "sys"})
@@ -104,7 +114,8 @@ def _make_placeholder() -> "Callable[..., int]":
             return original(*args, **kwargs)
         held = HOLD.enter()
         try:
-            return _LIFECYCLE.target()(*args, **kwargs)
+            status: int = _LIFECYCLE.target()(*args, **kwargs)
+            return status
         finally:
             if held:
                 for sig in HOLD.leave():
@@ -117,24 +128,103 @@ def _make_placeholder() -> "Callable[..., int]":
 placeholder = _make_placeholder()
 
 
+def _make_popen_placeholder() -> "Callable[..., Any]":
+    original = ORIGINAL_POPEN
+    finalizing = sys.is_finalizing
+
+    def popen(*args: "Any", **kwargs: "Any") -> "Any":
+        """Stand-in for ``os.popen`` until its first call activates the shim.
+
+        Unlike ``os.system``, ``os.popen`` changes no signal disposition:
+        signals are held only while the first call activates the shim (a
+        handler that calls ``os.system`` then runs after the activation,
+        never in its middle), and an interrupt that came meanwhile is raised
+        again before the command starts.
+        """
+        if finalizing():
+            return original(*args, **kwargs)
+        if _LIFECYCLE.state is ARMED:
+            _activate_holding_signals()
+        return _LIFECYCLE.target(_LIFECYCLE.popen)(*args, **kwargs)
+
+    popen.__qualname__ = "popen"
+    return popen
+
+
+def _activate_holding_signals() -> None:
+    held = HOLD.enter()
+    # Outermost only: the hold then notes SIGINT/SIGQUIT instead of
+    # swallowing them (what it does for a program run without the shell).
+    watching = held and HOLD.depth == 1
+    previous = HOLD.begin_direct() if watching else None
+    try:
+        _LIFECYCLE.activate(None)
+    finally:
+        if held:
+            interrupted = HOLD.interrupted if watching else None
+            if previous is not None:
+                HOLD.end_direct(previous)
+            pending = HOLD.leave()
+            if interrupted is not None and interrupted not in pending:
+                pending.insert(0, interrupted)
+            for sig in pending:
+                raise_signal(sig)
+
+
+popen_placeholder = _make_popen_placeholder()
+
+
+class _Function:
+    """One function the shim takes over (``os.system`` or ``os.popen``), and where it stands.
+
+    Changed only under the lifecycle's lock.
+    """
+
+    __slots__ = ("core", "handler", "name", "original", "placeholder", "top")
+
+    def __init__(self, name: str, original: "Any", stand_in: "Any") -> None:
+        self.name = name
+        self.original = original
+        self.placeholder = stand_in
+        #: The one handler of this function: every proxy of ours on it calls
+        #: it, so switching its session switches them all.
+        self.handler: Any = None
+        #: A proxy around the original: where the placeholder forwards.
+        self.core: Any = None
+        #: The proxy we put into the chain on ``os.<name>`` (``core``, unless
+        #: an opaque replacement made us wrap that instead).
+        self.top: Any = None
+
+    def current(self) -> "Any":
+        return getattr(os, self.name)
+
+    def assign(self, value: "Any") -> None:
+        setattr(os, self.name, value)
+
+
 class _Prepared:
-    """What activation builds outside the lock: a session, and the handler if there is none."""
+    """What activation builds outside the lock: a session, and the handlers if there are none."""
 
-    __slots__ = ("handler", "make_proxy", "session", "settings")
+    __slots__ = ("handler", "make_proxy", "popen_handler", "session", "settings")
 
-    def __init__(self, settings: "Settings", handler: "Optional[Shim]") -> None:
-        from shim._runtime import call, patch, session
+    def __init__(
+        self, settings: "Settings", handler: "Optional[Shim]", popen_handler: "Optional[PopenShim]"
+    ) -> None:
+        from shim._runtime import call, patch, popen, session
 
         self.settings = settings
         self.session = session.Session(settings)
         self.handler = handler if handler is not None else call.Shim()
+        if popen_handler is None:
+            popen_handler = popen.PopenShim(ORIGINAL_POPEN)
+        self.popen_handler = popen_handler
         self.make_proxy = patch.make_proxy
 
 
 class _Lifecycle:
     """The state of the shim in this process; one instance, :data:`_LIFECYCLE`."""
 
-    __slots__ = ("armed", "core", "handler", "lock", "rebound", "settings", "state", "top")
+    __slots__ = ("armed", "lock", "popen", "rebound", "settings", "state", "system")
 
     def __init__(self) -> None:
         self.lock = _thread.RLock()  # type: ignore[attr-defined]  # typeshed: 3.13+
@@ -142,51 +232,60 @@ class _Lifecycle:
         #: Settings waiting for the first call (ARMED), or in force (ACTIVE).
         self.armed: Optional[Settings] = None
         self.settings: Optional[Settings] = None
-        #: The one handler of this process: every proxy of ours calls it, so
-        #: switching its session switches them all.
-        self.handler: Optional[Shim] = None
-        #: A proxy around the C function: where the placeholder forwards.
-        self.core: Any = None
-        #: The proxy we put into the chain on os.system (``core``, unless an
-        #: opaque replacement of os.system made us wrap that instead).
-        self.top: Any = None
+        self.system = _Function("system", ORIGINAL, placeholder)
+        self.popen = _Function("popen", ORIGINAL_POPEN, popen_placeholder)
         #: (module namespace, name, value it held, value we put there)
         self.rebound: List[Tuple[Dict[str, Any], str, Any, Any]] = []
 
+    @property
+    def functions(self) -> "Tuple[_Function, _Function]":
+        return self.system, self.popen
+
+    @property
+    def handler(self) -> "Optional[Shim]":
+        """The handler of ``os.system`` (the one whose session the tests inspect)."""
+        return self.system.handler  # type: ignore[no-any-return]
+
+    @property
+    def core(self) -> "Any":
+        return self.system.core
+
     # -- reading ----------------------------------------------------------------
 
-    def target(self) -> "Callable[..., int]":
-        """Where a call through the placeholder goes: activating first when armed."""
+    def target(self, function: "Optional[_Function]" = None) -> "Callable[..., Any]":
+        """Where a call through a placeholder goes: activating first when armed."""
+        function = function or self.system
         if self.state is ARMED:
             self.activate(None)
-        core = self.core
+        core = function.core
         if self.state is ACTIVE and core is not None:
             return core  # type: ignore[no-any-return]
-        return ORIGINAL
+        return function.original  # type: ignore[no-any-return]
 
     # -- transitions --------------------------------------------------------------
 
     def arm(self, settings: "Settings") -> None:
-        """OFF → ARMED: put the placeholder on ``os.system`` (start-up, ``import shim.auto``)."""
+        """OFF → ARMED: put the placeholders on ``os.system`` and ``os.popen``."""
         HOLD.learn_main_thread()
         with self.lock:
             if self.state is ARMED:
                 self.armed = settings
                 return
-            if self.state is OFF and os.system is ORIGINAL:
-                os.system = placeholder
+            if self.state is OFF and all(f.current() is f.original for f in self.functions):
+                for function in self.functions:
+                    function.assign(function.placeholder)
                 self.armed = settings
                 self.state = ARMED
                 return
-        # Already active, or someone else's function is on os.system: install
-        # now, so that the wrappers are chained properly.
+        # Already active, or someone else's function is on os.system or
+        # os.popen: install now, so that the wrappers are chained properly.
         self.activate(settings)
 
     def activate(self, settings: "Optional[Settings]") -> None:
         """ARMED/OFF → ACTIVE, or new settings while ACTIVE.
 
         ``settings=None`` activates with the armed settings (the first call
-        through the placeholder); then it is a no-op when another thread has
+        through a placeholder); then it is a no-op when another thread has
         done it already, and a failure (wrapt missing, a redaction pattern
         from the environment that does not compile) prints one line and
         leaves the shim OFF: the program runs as without it.  With explicit
@@ -198,7 +297,7 @@ class _Lifecycle:
             if wanted is None:
                 return
             try:
-                prepared = _Prepared(wanted, self.handler)
+                prepared = _Prepared(wanted, self.system.handler, self.popen.handler)
             except Exception as exc:
                 if settings is not None:
                     raise
@@ -214,50 +313,56 @@ class _Lifecycle:
 
     def _commit(self, prepared: _Prepared) -> None:
         """Make ``prepared`` the state (lock held; no imports, no user code)."""
-        handler = self.handler
-        if handler is None:
-            handler = self.handler = prepared.handler
-        old = handler.session
+        if self.system.handler is None:
+            self.system.handler = prepared.handler
+        if self.popen.handler is None:
+            self.popen.handler = prepared.popen_handler
+        old = self.system.handler.session
         prepared.session.start()
-        handler.session = prepared.session
+        # os.popen's handler first: a call sees either both handlers on the
+        # new session or os.system's still on the old one, never a retired
+        # session in os.popen's alone.
+        self.popen.handler.session = prepared.session
+        self.system.handler.session = prepared.session
         if old is not None:
             old.retire()
         self.settings = prepared.settings
         self.armed = None
-        if self.core is None:
-            self.core = prepared.make_proxy(ORIGINAL, handler)
-        self._place(prepared)
+        for function in self.functions:
+            if function.core is None:
+                function.core = prepared.make_proxy(function.original, function.handler)
+            self._place(function, prepared)
         self.state = ACTIVE
 
-    def _place(self, prepared: _Prepared) -> None:
-        """Put a proxy of ours into the chain on ``os.system``, unless one is there (lock held)."""
+    def _place(self, function: _Function, prepared: _Prepared) -> None:
+        """Put a proxy of ours into the chain on ``os.<name>``, unless one is there (lock held)."""
         from shim._runtime import patch
 
-        current = os.system
+        current = function.current()
         links = patch.chain(current)
-        if any(patch.is_ours(link, type(self.handler)) for link in links):
+        if any(patch.is_ours(link, type(function.handler)) for link in links):
             return
         bottom = links[-1]
-        if bottom is ORIGINAL or bottom is placeholder:
-            self.top = self.core
-            os.system = patch.splice(current, self.core)
-            self._rebind(os.system)
+        if bottom is function.original or bottom is function.placeholder:
+            function.top = function.core
+            function.assign(patch.splice(current, function.core))
+            self._rebind(function, function.current())
             return
         # Something we cannot see through (a mock, a plain function) replaced
-        # os.system.  Wrapping it keeps it in charge: the handler passes such
-        # calls through.  Globals that still hold the C function never went
-        # through that replacement: they get the proxy around the C function.
-        self.top = prepared.make_proxy(current, prepared.handler)
-        os.system = self.top
-        self._rebind(self.core)
+        # the function.  Wrapping it keeps it in charge: the handler passes
+        # such calls through.  Globals that still hold the original never
+        # went through that replacement: they get the proxy around it.
+        function.top = prepared.make_proxy(current, function.handler)
+        function.assign(function.top)
+        self._rebind(function, function.core)
         warn.warn_once(
-            "opaque",
-            f"os.system is {current!r}, not the original function; "
+            f"opaque-{function.name}",
+            f"os.{function.name} is {current!r}, not the original function; "
             "shim leaves it in charge and does not run commands itself",
         )
 
     def uninstall(self) -> None:
-        """Any state → OFF: the original ``os.system``, every rebound global restored.
+        """Any state → OFF: the original functions, every rebound global restored.
 
         A call in progress in another thread finishes normally with the
         session it started with; that session's audit file is closed once
@@ -267,40 +372,46 @@ class _Lifecycle:
             from_state = self.state
             if from_state is OFF:
                 return
-            handler = self.handler
+            handler = self.system.handler
             if handler is not None and handler.session is not None:
                 old, handler.session = handler.session, None
+                if self.popen.handler is not None:
+                    self.popen.handler.session = None
                 old.retire(last=True)
-            if self.top is not None:
-                from shim._runtime import patch
+            for function in self.functions:
+                if function.top is not None:
+                    from shim._runtime import patch
 
-                head = patch.unsplice(os.system, self.top)
-                if head is not None:
-                    os.system = head
-            self._unplace_placeholder()
+                    head = patch.unsplice(function.current(), function.top)
+                    if head is not None:
+                        function.assign(head)
+                self._unplace_placeholder(function)
+                function.top = None
+            originals = {id(f.placeholder): f.original for f in self.functions}
             while self.rebound:
                 namespace, key, before, ours = self.rebound.pop()
                 if namespace.get(key) is ours:
-                    namespace[key] = ORIGINAL if before is placeholder else before
+                    namespace[key] = originals.get(id(before), before)
             if from_state is ARMED:
-                self._rebind(ORIGINAL, only=placeholder, record=False)
-            self.top = None
+                for function in self.functions:
+                    self._unrebind_placeholder(function)
             self.armed = None
             self.settings = None
             self.state = OFF
 
-    def _unplace_placeholder(self) -> None:
-        if os.system is placeholder:
-            os.system = ORIGINAL
+    @staticmethod
+    def _unplace_placeholder(function: _Function) -> None:
+        if function.current() is function.placeholder:
+            function.assign(function.original)
             return
-        # A wrapt wrapper put on os.system while armed wraps the placeholder.
-        link: Any = os.system
+        # A wrapt wrapper put on the function while armed wraps the placeholder.
+        link: Any = function.current()
         for _ in range(100):
             inner = getattr(link, "__wrapped__", None)
             if inner is None:
                 return
-            if inner is placeholder:
-                link.__wrapped__ = ORIGINAL
+            if inner is function.placeholder:
+                link.__wrapped__ = function.original
                 return
             link = inner
 
@@ -308,25 +419,29 @@ class _Lifecycle:
         warn.say(f"could not install, running without the shim: {exc}")
         with self.lock:
             if self.state is ARMED:
-                self._unplace_placeholder()
-                self._rebind(ORIGINAL, only=placeholder, record=False)
+                for function in self.functions:
+                    self._unplace_placeholder(function)
+                    self._unrebind_placeholder(function)
                 self.armed = None
                 self.state = OFF
 
     # -- module globals ---------------------------------------------------------------
 
-    def _rebind(self, target: "Any", *, only: "Any" = None, record: bool = True) -> None:
-        """Point module globals holding the C function (or the placeholder) at ``target``."""
+    def _rebind(
+        self, function: _Function, target: "Any", *, only: "Any" = None, record: bool = True
+    ) -> None:
+        """Point module globals holding the original (or the placeholder) at ``target``."""
+        original, stand_in = function.original, function.placeholder
         for namespace in _namespaces():
             for key, value in list(namespace.items()):
-                if only is not None:
-                    hit = value is only
-                else:
-                    hit = value is ORIGINAL or value is placeholder
+                hit = value is only if only is not None else value is original or value is stand_in
                 if hit and value is not target:
                     namespace[key] = target
                     if record:
                         self.rebound.append((namespace, key, value, target))
+
+    def _unrebind_placeholder(self, function: _Function) -> None:
+        self._rebind(function, function.original, only=function.placeholder, record=False)
 
     # -- fork ---------------------------------------------------------------------------
 

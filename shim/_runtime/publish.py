@@ -53,7 +53,7 @@ def publish(call: "Call", session: "Session") -> None:
             finally:
                 _PUBLISHING.logging = False
     except Exception as exc:
-        warn.warn_once("publish", f"could not record an os.system call: {exc!r}")
+        warn.warn_once("publish", f"could not record an {call.function} call: {exc!r}")
 
 
 def _write_audit(session: "Session", data: Dict[str, Any]) -> None:
@@ -74,12 +74,25 @@ def _log(data: Dict[str, Any]) -> None:
     site = data["site"]
     where = f"{site['file']}:{site['line']}" if site else None
     args: Tuple[Any, ...]
-    if data["outcome"] == "refused":
-        message = "os.system(%r) refused (needs a shell: %s) after %.1f ms at %s"
-        args = (data["command"], data["shell_reason"])
+    if data["function"] == "os.popen":
+        # os.popen(cmd, mode): the mode is part of what was called.
+        called = "%s(%r, %r)"
+        args = (data["function"], data["command"], data["popen_mode"])
     else:
-        message = "os.system(%r) returned %d (%s) in %.1f ms at %s"
-        args = (data["command"], data["status"], _outcome(data))
+        called = "%s(%r)"
+        args = (data["function"], data["command"])
+    if data["outcome"] == "refused":
+        message = called + " refused (needs a shell: %s) after %.1f ms at %s"
+        args += (data["shell_reason"],)
+    elif data["outcome"] == "unfinished":
+        message = called + " still running at exit (%s) after %.1f ms at %s"
+        args += ("not closed",)
+    elif data["function"] == "os.popen":
+        message = called + " ended with status %d (%s, %s) after %.1f ms at %s"
+        args += (data["status"], _outcome(data), _ENDS.get(data["end"], data["end"]))
+    else:
+        message = called + " returned %d (%s) in %.1f ms at %s"
+        args += (data["status"], _outcome(data))
     logs.logger.info(
         message,
         *args,
@@ -93,8 +106,16 @@ def _log(data: Dict[str, Any]) -> None:
             "shim_signal": data["signal"],
             "shim_duration_ms": data["duration_ms"],
             "shim_site": where,
+            "shim_function": data["function"],
         },
     )
+
+
+_ENDS = {
+    "close": "closed",
+    "collected": "collected unclosed",
+    "exit": "unclosed at exit",
+}
 
 
 def _outcome(data: Dict[str, Any]) -> str:
@@ -117,7 +138,8 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
     ran_directly = call.argv is not None and not call.shell
     command, argv, secrets, suggestion = _masked(call, session, ran_directly)
     refused = call.outcome == "refused"
-    wait_status = None if refused else call.status
+    # A call refused, or an os.popen command still running at exit, has no status.
+    wait_status = None if refused or call.outcome == "unfinished" else call.status
     captured = call.captured
     site = call.site
     started = dt.datetime.fromtimestamp(call.started, _UTC)
@@ -152,6 +174,9 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
         "merged": bool(getattr(captured, "merged", False)),
         "suggestion": suggestion,
         "outcome": call.outcome,
+        "function": call.function,
+        "popen_mode": call.popen_mode,
+        "end": call.end,
     }
 
 
@@ -170,7 +195,11 @@ def _masked(
     command costs a dictionary lookup instead of masking, analysing and
     suggesting again.
     """
-    key = (call.command, tuple(call.argv) if ran_directly and call.argv is not None else None)
+    key = (
+        call.command,
+        tuple(call.argv) if ran_directly and call.argv is not None else None,
+        call.popen_mode,  # os.popen's suggestion differs from os.system's
+    )
     kept = session.masks.get(key)
     if kept is None:
         # The suggestion needs only the syntax: a command that ran under the
@@ -183,7 +212,7 @@ def _masked(
             masked.command,
             tuple(masked.argv) if ran_directly and masked.argv is not None else None,
             tuple(masked.secrets),
-            _suggestion(masked.command, masked.argv),
+            _suggestion(call, masked.command, masked.argv),
         )
         if len(call.command) <= _KEPT_COMMAND:
             masks = session.masks
@@ -205,9 +234,11 @@ def _tail(session: "Session", captured: Any, stream: str, known: List[str]) -> O
     return session.redactor.tail(bytes(data), context=bytes(context), known=known, cut=cut)
 
 
-def _suggestion(command: str, argv: Optional[List[str]]) -> str:
+def _suggestion(call: "Call", command: str, argv: Optional[List[str]]) -> str:
     """Return the ``subprocess`` replacement, built from the masked command."""
     try:
+        if call.popen_mode is not None:
+            return suggest.popen_literal_suggestion(command, argv, mode=call.popen_mode)
         return suggest.suggestion(command, argv)
     except Exception as exc:
         warn.warn_once("suggest", f"could not suggest a subprocess call: {exc!r}")

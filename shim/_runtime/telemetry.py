@@ -427,13 +427,15 @@ class _Bridge:
             span = begun.span
             if span is None:
                 span = api.tracer.start_span(
-                    SPAN_NAME,
+                    call.function,
                     context=begun.parent,
                     kind=api.client,
                     attributes=attributes,
                     start_time=begun.start,
                 )
             else:
+                if call.function != SPAN_NAME:
+                    span.update_name(call.function)  # started before the function was known
                 span.set_attributes(attributes)
             if description is not None:
                 span.set_status(api.status(api.error, description))
@@ -713,6 +715,7 @@ def span_attributes(
         "shim.shell": data["shell"],
         "shim.mode": data["mode"],
         "shim.capture": data["capture"],
+        "shim.function": call.function,
     }
     optional: List[Tuple[str, Any]] = [
         ("process.command_args", data["argv"]),
@@ -727,6 +730,9 @@ def span_attributes(
         ("shim.stderr_bytes", data["stderr_bytes"]),
         # fds 1 and 2 were one file: stdout_bytes counts both streams.
         ("shim.merged", True if data["merged"] else None),
+        # os.popen: its mode, and how the stream ended (closed, collected, at exit).
+        ("shim.popen_mode", call.popen_mode),
+        ("shim.end", call.end),
     ]
     site = data["site"]
     if site is not None:

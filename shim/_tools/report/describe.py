@@ -31,6 +31,14 @@ __all__ = [
     "status_text",
 ]
 
+def functions_text(summary: Dict[str, Any]) -> str:
+    """``os.system 12 sites (340 calls), os.popen 2 sites (9 calls)``."""
+    return ", ".join(
+        f"{name} {count_text(part['sites'])} sites ({count_text(part['calls'])} calls)"
+        for name, part in summary["functions"].items()
+    )
+
+
 def count_text(number: int) -> str:
     """``1,234``: a count with thousands separators."""
     return f"{number:,}"

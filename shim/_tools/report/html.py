@@ -308,6 +308,7 @@ def _searchable(site: Site) -> str:
         site.file,
         f"{site.name}",
         site.function,
+        site.called,
         site.state,
         site.source_text(),
         site.suggestion(),
@@ -334,6 +335,7 @@ def _site(site: Site) -> str:
         f'data-duration="{site.total_ms!r}" data-state="{_e(site.state)}" '
         f'data-text="{_e(_searchable(site))}">\n'
         f'<h3><span class="where">{_e(where)}</span>{function} '
+        f'<code class="called">{_e(site.called)}</code> '
         f'<span class="badges">{"".join(_badges(site))}</span></h3>\n'
         f"{_source_html(site)}\n{_details(site)}\n{_fix_html(site)}\n</article>"
     )

@@ -56,6 +56,7 @@ def _site_json(site: Site) -> Dict[str, Any]:
         "file": site.file,
         "line": site.line,
         "function": site.function,
+        "called": site.called,
         "state": site.state,
         **_source_json(site),
         "calls": site.calls,
@@ -88,7 +89,13 @@ def _site_json(site: Site) -> Dict[str, Any]:
 
 
 def _not_run_json(site: Site) -> Dict[str, Any]:
-    return {"file": site.file, "line": site.line, "function": site.function, **_source_json(site)}
+    return {
+        "file": site.file,
+        "line": site.line,
+        "function": site.function,
+        "called": site.called,
+        **_source_json(site),
+    }
 
 
 def _clean(value: Any) -> Any:

@@ -82,8 +82,8 @@ def render(report: Report) -> str:
     add(f"- **Files:** {', '.join(_md_code(f) for f in summary['files'])}")
     add("")
     if ranked:
-        add("| # | Site | Function | Calls | Failed | Shell | Mean |")
-        add("|---:|---|---|---:|---:|---|---:|")
+        add("| # | Site | Function | Called | Calls | Failed | Shell | Mean |")
+        add("|---:|---|---|---|---:|---:|---|---:|")
         for rank, site in enumerate(ranked, 1):
             shell = "not needed" if site.shell_free == site.calls else "needed"
             if 0 < site.shell_free < site.calls:
@@ -92,14 +92,14 @@ def render(report: Report) -> str:
                 shell = f"refused {count_text(site.refused)}"
             function = _md_code(site.function, table=True) if site.function else ""
             add(
-                f"| {rank} | {_md_code(site.name, table=True)} | {function} "
+                f"| {rank} | {_md_code(site.name, table=True)} | {function} | `{site.called}` "
                 f"| {count_text(site.calls)} | {count_text(site.failures)} | {shell} "
                 f"| {duration_text(mean_ms(site))} |"
             )
     for rank, site in enumerate(ranked, 1):
         add("")
         function = f" in {_md_code(site.function)}" if site.function else ""
-        add(f"## {rank}. {_md_code(site.name)}{function}")
+        add(f"## {rank}. {_md_code(site.name)}{function}: `{site.called}`")
         add("")
         source = site.source
         if source is not None:

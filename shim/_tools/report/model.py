@@ -12,7 +12,13 @@ line.  A record of a newer schema version stops the report: its fields may
 mean something this version cannot know, and a silently wrong report is
 worse than none.  Fields a record has beyond those read here are ignored;
 a call the shim refused (``"outcome": "refused"``, no status) counts as
-refused.
+refused, and an ``os.popen`` command still running when its program
+exited (``"outcome": "unfinished"``, no status) as unfinished.
+
+Records name the function called (``"function"``: ``os.system`` or
+``os.popen``; older records, without the field, are ``os.system``): a site
+is one function called at one line, so the ``os.popen`` sites are listed
+beside the ``os.system`` ones, each with its own replacement.
 
 The record's own ``suggestion`` is never shown: it is built from one
 command that ran, and pasted as code it would run that one command every
@@ -55,9 +61,14 @@ NOT_ANALYSED = "not analysed (shell analysis unavailable)"
 #: they meet the schema, so that a field renamed by the writer fails the
 #: import instead of turning every record into a skipped line.
 REQUIRED = ("v", "command", "shell", "shell_reason", "site", "status", "duration_ms")
-OPTIONAL = ("ts", "cwd", "exit_code", "signal", "core_dumped", "suggestion")
+OPTIONAL = ("ts", "cwd", "exit_code", "signal", "core_dumped", "suggestion", "function")
 #: A refused call (shell="never") has "outcome": "refused" and no status.
 REFUSED = "refused"
+#: An os.popen command still running at exit has "outcome": "unfinished" and no status.
+UNFINISHED = "unfinished"
+#: The functions a record can name, and the one a record without the field called.
+FUNCTIONS = ("os.system", "os.popen")
+SYSTEM = "os.system"
 
 #: The states of a call site, for the summary picture, most advanced first.
 DROP_SHELL = "could drop the shell"
@@ -77,6 +88,7 @@ class Site:
     """What the records of one call site add up to."""
 
     __slots__ = (
+        "called",
         "calls",
         "commands",
         "cwd",
@@ -98,10 +110,19 @@ class Site:
         "total_ms",
     )
 
-    def __init__(self, file: Optional[str], line: Optional[int], function: Optional[str]) -> None:
+    def __init__(
+        self,
+        file: Optional[str],
+        line: Optional[int],
+        function: Optional[str],
+        called: str = SYSTEM,
+    ) -> None:
         self.file = file
         self.line = line
+        #: The function the call was made from.
         self.function = function
+        #: The function called: ``os.system`` or ``os.popen``.
+        self.called = called
         self.cwd: Optional[str] = None
         self.calls = 0
         self.failures = 0
@@ -155,7 +176,7 @@ class Site:
         return NEEDS_SHELL
 
 
-SiteKey = Tuple[Optional[str], Optional[int]]
+SiteKey = Tuple[Optional[str], Optional[int], str]
 
 
 class _ShellCheck:
@@ -252,17 +273,22 @@ class Report:
             return 'invalid field "shell"'
         if reason is not None and type(reason) is not str:
             return 'invalid field "shell_reason"'
-        refused = False
+        refused = unfinished = False
         if type(status) is not int:
-            refused = status is None and record.get("outcome") == REFUSED
-            if not refused:
+            outcome = record.get("outcome")
+            refused = status is None and outcome == REFUSED
+            unfinished = status is None and outcome == UNFINISHED
+            if not refused and not unfinished:
                 return 'invalid field "status"'
+        called = record.get("function", SYSTEM)
+        if called not in FUNCTIONS:
+            return 'invalid field "function"'
         if type(duration) is not float and type(duration) is not int:
             return 'invalid field "duration_ms"'
         if not _NEG_INF < duration < _INF:  # also refuses NaN
             return 'invalid field "duration_ms"'
         if where is None:
-            key: SiteKey = (None, None)
+            key: SiteKey = (None, None, called)
             function = None
         else:
             if type(where) is not dict:
@@ -272,14 +298,14 @@ class Report:
             function = where.get("function")
             if type(file) is not str or type(line) is not int or type(function) is not str:
                 return 'invalid field "site"'
-            key = (file, line)
+            key = (file, line, called)
         ts = record.get("ts")
         if ts is not None and type(ts) is not str:
             return 'invalid field "ts"'
 
         site = self.sites.get(key)
         if site is None:
-            site = self.sites[key] = Site(key[0], key[1], function)
+            site = self.sites[key] = Site(key[0], key[1], function, called)
             cwd = record.get("cwd")
             site.cwd = cwd if type(cwd) is str else None
         self.calls += 1
@@ -287,16 +313,18 @@ class Report:
         if refused:
             status = REFUSED
             site.refused += 1
+        elif unfinished:
+            status = UNFINISHED
         statuses = site.statuses
         if status in statuses:
             statuses[status] += 1
         elif len(statuses) < MAX_STATUSES:
             statuses[status] = 1
-            if not refused:
+            if not refused and not unfinished:
                 site.meanings[status] = _meaning(record, status)
         else:
             statuses[OTHER] = statuses.get(OTHER, 0) + 1
-        if status != 0 and not refused:
+        if status != 0 and not refused and not unfinished:
             site.failures += 1
         site.total_ms += duration
         if duration > site.max_ms:  # noqa: PLR1730 - max() costs a call per record
@@ -364,7 +392,7 @@ class Report:
         """Return the sites, busiest first (then by file and line); suppressed ones left out."""
         return sorted(
             (site for site in self.sites.values() if not site.suppressed),
-            key=lambda s: (-s.calls, s.file is None, s.file or "", s.line or 0),
+            key=lambda s: (-s.calls, s.file is None, s.file or "", s.line or 0, s.called),
         )
 
     def suppressed_sites(self) -> List[Site]:
@@ -390,6 +418,13 @@ class Report:
             "files": list(self.files),
             "sites": len(sites),
             "calls": calls,
+            "functions": {
+                name: {
+                    "sites": sum(1 for s in sites if s.called == name),
+                    "calls": sum(s.calls for s in sites if s.called == name),
+                }
+                for name in FUNCTIONS
+            },
             "failures": sum(s.failures for s in sites),
             "refused_calls": refused,
             "shell_free_calls": free_calls,

@@ -133,7 +133,7 @@ class Sources:
         if loaded.problem is not None:
             site.source_reason = loaded.problem
             return
-        finding, note = _match(loaded.findings, site.line, site.function)
+        finding, note = _match(loaded.findings, site.line, site.function, site.called)
         if finding is None:
             site.source_reason = (
                 f"no os.system or os.popen call on line {site.line} of the file now "
@@ -154,7 +154,7 @@ class Sources:
             for finding in loaded.findings:
                 if id(finding) in loaded.used or finding.suppressed:
                     continue
-                site = SiteClass(loaded.path, finding.line, finding.function)
+                site = SiteClass(loaded.path, finding.line, finding.function, finding.name)
                 site.source = self._site_source(loaded, finding)
                 out.append(site)
         return out
@@ -247,10 +247,15 @@ def _mask(text: str, secrets: Sequence[str]) -> str:
 
 
 def _match(
-    findings: Sequence[Finding], line: int, function: Optional[str]
+    findings: Sequence[Finding], line: int, function: Optional[str], called: Optional[str] = None
 ) -> Tuple[Optional[Finding], Optional[str]]:
-    """The call a record's line points at: the one starting there, else one spanning it."""
+    """The call a record's line points at: the one starting there, else one spanning it.
+
+    ``called`` (``os.system`` or ``os.popen``) picks among calls of both on one line.
+    """
     spanning = [f for f in findings if f.start[0] <= line <= f.end[0]]
+    if called is not None:
+        spanning = [f for f in spanning if f.name == called] or spanning
     if not spanning:
         return None, None
     starting = [f for f in spanning if f.start[0] == line] or spanning

@@ -10,6 +10,7 @@ from shim._tools.report.describe import (
     distinct_text,
     duration_text,
     free_text,
+    functions_text,
     mean_ms,
     no_suggestion_text,
     oneline,
@@ -44,6 +45,7 @@ def render(report: Report) -> str:
     )
     add(f"  shell-free today: {free_text(summary)}")
     add(f"  sites: {states_text(summary)}")
+    add(f"  functions: {functions_text(summary)}")
     if summary["refused_calls"]:
         add(f"  refused: {count_text(summary['refused_calls'])} calls (SHIM_SHELL=never)")
     if summary["not_analysed_calls"]:
@@ -65,7 +67,7 @@ def render(report: Report) -> str:
     for rank, site in enumerate(report.ranked(), 1):
         add("")
         function = f" in {_function(site.function)}" if site.function else ""
-        add(f"{rank}. {oneline(site.name)}{function}")
+        add(f"{rank}. {oneline(site.name)}{function}: {site.called}")
         source = site.source
         if source is not None:
             for index, (_, text) in enumerate(source.shown_lines()):

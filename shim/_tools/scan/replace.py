@@ -118,13 +118,18 @@ def suggestion(finding: Finding) -> Tuple[str, Tuple[str, ...], Optional[str]]:
 
 
 def _popen_suggestion(finding: Finding, form: Form) -> str:
+    """``subprocess.run(...).stdout`` for a whole ``read()``, else the streaming ``Popen``."""
+    whole_read = finding.reader_span is not None and not finding.mode.startswith("w")
     if form.argument is not None:
-        return _suggest.popen_suggestion(form.argument, with_shell=False, mode=finding.mode)
-    if finding.command is not None:
+        argument, with_shell = form.argument, False
+    elif finding.command is not None:
         argument = _suggest.render_literal(finding.command, double_quotes=finding.double_quotes)
+        with_shell = True
     else:
-        argument = one_line(finding.argument or "cmd")
-    return _suggest.popen_suggestion(argument, with_shell=True, mode=finding.mode)
+        argument, with_shell = one_line(finding.argument or "cmd"), True
+    if whole_read:
+        return _suggest.popen_run_suggestion(argument, with_shell=with_shell)
+    return _suggest.popen_suggestion(argument, with_shell=with_shell, mode=finding.mode)
 
 
 def one_line(source: str) -> str:
