@@ -379,6 +379,35 @@ def test_command_line_is_masked_exactly_as_in_the_audit_trail(calls: Dict[str, A
     assert "***" in calls["by_name"]["secret"]["attributes"]["process.command_line"]
 
 
+QUOTED_SECRETS = """
+    import shim
+    audit = os.path.abspath("audit.jsonl")
+    for shell in ("always", "auto"):
+        shim.install(otel=True, shell=shell, audit=audit, redact=["hunter2"])
+        os.system("/bin/true --pass''word s3cr3t-a")
+        os.system("/bin/true 'DB_PASSWORD'=s3cr3t-b")
+        os.system("/bin/true hun'ter2'")
+        shim.uninstall()
+    report(audit=[_json.loads(line) for line in open(audit)])
+"""
+
+
+@needs_sdk
+def test_a_secret_the_argv_reveals_is_masked_in_the_span_too(tmp_path: Path) -> None:
+    """A secret written with quotes is found in the words the shell makes: masked in the span as in the record."""
+    report, proc = run_child(QUOTED_SECRETS, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    spans = shim_spans(report)
+    assert len(spans) == len(report["audit"]) == 6
+    assert sorted(s["attributes"]["process.command_line"] for s in spans) == sorted(
+        r["command"] for r in report["audit"]
+    )
+    text = json.dumps(report["spans"])
+    for secret in ("s3cr3t-a", "s3cr3t-b", "hunter2", "ter2"):
+        assert secret not in text
+        assert secret not in json.dumps(report["audit"])
+
+
 # --- the metrics ----------------------------------------------------------------------------------
 
 

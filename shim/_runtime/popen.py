@@ -35,7 +35,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
-from shim._common import status
+from shim._common import platform, status
 from shim._runtime import call as _call
 
 if TYPE_CHECKING:
@@ -133,11 +133,11 @@ def _open(
         record.site = _call.call_site()
         record.cwd = _call._getcwd()
         if settings.shell == "always":
-            record.sh = _call.platform.shell_text()
+            record.sh = platform.shell_text()
     if session.telemetry is not None:
         session.telemetry.begin(record)
     if settings.shell != "always":
-        refusal = _call._plan_without_shell(record, settings, False)
+        refusal = _call._plan_without_shell(record, settings, held=False)
         if refusal is not None and refusal != _call._CANNOT_START:
             _call._refuse(record, session, refusal, wants_record)
         # _CANNOT_START: sh -c cannot take the command; os.popen raises

@@ -136,7 +136,7 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
     """
     settings = session.settings
     ran_directly = call.argv is not None and not call.shell
-    command, argv, secrets, suggestion = _masked(call, session, ran_directly)
+    command, argv, secrets, suggestion = masked(call, session, ran_directly)
     refused = call.outcome == "refused"
     # A call refused, or an os.popen command still running at exit, has no status.
     wait_status = None if refused or call.outcome == "unfinished" else call.status
@@ -184,7 +184,7 @@ def record(call: "Call", session: "Session") -> Dict[str, Any]:
 _KEPT_COMMAND = 4096
 
 
-def _masked(
+def masked(
     call: "Call", session: "Session", ran_directly: bool
 ) -> Tuple[str, Optional[List[str]], List[str], str]:
     """The masked command, its masked argv or ``None``, the secrets, the suggestion.

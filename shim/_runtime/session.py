@@ -43,7 +43,7 @@ class Session:
         #: :func:`shim._runtime.publish.record`); plain dictionary operations
         #: only, so threads need no lock.
         self.masks: Dict[
-            Tuple[bytes, Optional[Tuple[bytes, ...]]],
+            Tuple[bytes, Optional[Tuple[bytes, ...]], Optional[str]],
             Tuple[str, Optional[Tuple[str, ...]], Tuple[str, ...], str],
         ] = {}
         self.telemetry: Optional[Telemetry] = None

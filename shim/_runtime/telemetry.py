@@ -629,21 +629,21 @@ def environment(
 def facts(call: "Call", session: "Session") -> Dict[str, Any]:
     """The fields of the call's audit record that telemetry reports, made the same way.
 
-    :func:`shim._runtime.publish.record` also masks the output's tails and
-    builds the suggestion, which telemetry does not report; these fields
-    are masked with the same functions (a test compares them with the
-    audit record).
+    :func:`shim._runtime.publish.record` also masks the output's tails,
+    which telemetry does not report; the command and its argv come from
+    the very masking the audit record uses (a secret found in one form of
+    the command is hidden in all), and a test compares them with it.
     """
+    from shim._runtime import publish
+
     settings = session.settings
-    redactor = session.redactor
-    argv: Optional[List[str]] = None
-    if call.argv is not None and not call.shell:
-        argv = redactor.argv([redact.render(arg) for arg in call.argv])
+    ran_directly = call.argv is not None and not call.shell
+    command, argv, _secrets, _suggestion = publish.masked(call, session, ran_directly)
     site = call.site
     wait_status = call.status
     captured = call.captured
     return {
-        "command": redactor.command(redact.render(call.command)),
+        "command": command,
         "argv": argv,
         "shell": bool(call.shell),
         "shell_reason": call.shell_reason if call.shell else None,
