@@ -7,6 +7,7 @@ event (its executable), and compares results with plain os.system.
 import os
 import pickle
 import posix
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, List, Optional
@@ -16,6 +17,7 @@ import shim
 from shim._common import platform as _env
 
 from assumptions import needs_shell_free
+from conftest import child_env
 
 # /bin/sh is identified once per process (BusyBox is asked how it was built,
 # by running it), here, before any test counts the processes a call starts.
@@ -218,3 +220,30 @@ def test_simple_commands_run_without_the_shell(
     with capsys.disabled():
         print(f"\n{_env.shell().text}, PWD {pwd}: {direct} of {len(commands)} simple commands ran without /bin/sh")
     assert direct == len(commands)
+
+
+def test_an_empty_path_entry_runs_the_file_the_shell_runs(tmp_path: Path) -> None:
+    """PATH=':/other': the shell runs ./tool (a script without #!, through itself); auto must not run /other/tool."""
+    work = tmp_path / "work"
+    other = tmp_path / "other"
+    work.mkdir()
+    other.mkdir()
+    (work / "tool").write_text("echo the file in the current directory\n")
+    (other / "tool").write_text("#!/bin/sh\necho the file on PATH\n")
+    for script in (work / "tool", other / "tool"):
+        script.chmod(0o755)
+    program = (
+        "import os, posix, sys\n"
+        "os.environ['PATH'] = ':' + sys.argv[1] + ':/usr/bin:/bin'\n"
+        "plain = posix.system('tool')\n"
+        "import shim\n"
+        "shim.install(shell='auto')\n"
+        "print('status', plain, os.system('tool'), flush=True)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", program, str(other)], cwd=str(work), env=child_env(PWD=str(work)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, timeout=60, check=False,
+    )
+    assert proc.stdout.splitlines() == [
+        "the file in the current directory", "the file in the current directory", "status 0 0",
+    ], proc.stderr

@@ -281,6 +281,11 @@ def _plan_without_shell(call: Call, settings: "Settings", held: bool) -> Optiona
         if isinstance(launch, str) and never and launch != _NOT_FOUND:
             # The team chose no shell over what it would have changed.
             launch = _without_environment_checks(analysis.argv, sh.kind, environment)
+        if not isinstance(launch, str) and b"/" not in launch.executable and not never:
+            # Found through an empty PATH entry (the current directory): the
+            # shell execs the bare name, which Popen would look up on PATH
+            # again, and a script's $0 would change with a "./" in front.
+            launch = _EMPTY_PATH_ENTRY
         if isinstance(launch, str):
             reason = launch
         else:
@@ -295,6 +300,7 @@ def _plan_without_shell(call: Call, settings: "Settings", held: bool) -> Optiona
 
 
 _NOT_FOUND = "program not found on PATH"
+_EMPTY_PATH_ENTRY = "program found through an empty PATH entry"
 _DASH = platform.Shell("dash", (), "dash", platform.DASH_OWN)
 
 

@@ -182,7 +182,8 @@ def _open_direct(
     options: Dict[str, Any] = {
         name: subprocess.PIPE,
         "bufsize": buffering,
-        "executable": executable,
+        # A bare name (an empty PATH entry) would be looked up on PATH again.
+        "executable": executable if b"/" in executable else b"./" + executable,
         "env": env,
     }
     argv = list(record.argv or ())

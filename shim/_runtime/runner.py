@@ -235,6 +235,10 @@ def run(
     """
     if direct is None:
         direct = env is not None
+    if direct and b"/" not in executable:
+        # A program found through an empty PATH entry (shell="never"): Popen
+        # would look a bare name up on PATH again and could run another file.
+        executable = b"./" + executable
     previous = HOLD.begin_direct() if held and direct and waits else None
     try:
         out, err = stdio.child_fds()
