@@ -67,6 +67,17 @@ def digits(data: bytes) -> bytes:
     return re.sub(rb"\d+", b"N", data)
 
 
+def unclosed_in_a_cycle(data: bytes) -> bytes:
+    """:func:`digits`, and the unclosed object the collector names: the stream or its file.
+
+    Which of the two the cyclic collector finalizes first depends on the
+    objects in the cycle; with an audit file the shim watches the stream's
+    process, one more object (documented in the fidelity page).
+    """
+    data = digits(data)
+    return re.sub(rb"unclosed file <_io\.(FileIO|TextIOWrapper) [^>]*>", b"unclosed file <the stream>", data)
+
+
 def popen_case(name: str, code: str, **options: Any) -> Case:
     case = Case(name, HELPERS + textwrap.dedent(code), **options)
     case.name = name
@@ -139,7 +150,7 @@ CASES: List[Case] = [
         # The Popen got its status in its finalizer: subprocess keeps no child to wait for.
         "note('active', len(subprocess._active))\n"
         "popen_call('echo after')",
-        normalize=digits,
+        normalize=unclosed_in_a_cycle,
     ),
     # Three shells run at once: the order of their lines is theirs.
     popen_case(
