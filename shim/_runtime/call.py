@@ -281,6 +281,17 @@ def _plan_without_shell(call: Call, settings: "Settings", held: bool) -> Optiona
         if isinstance(launch, str) and never and launch != _NOT_FOUND:
             # The team chose no shell over what it would have changed.
             launch = _without_environment_checks(analysis.argv, sh.kind, environment)
+        if (
+            not isinstance(launch, str)
+            and not launch.waits
+            and not never
+            and call.trace is not None
+            and call.trace.variables is not None
+        ):
+            # SHIM_OTEL_PROPAGATE adds TRACEPARENT where bash and BusyBox
+            # would place it in their own order, which is modelled for the
+            # environment as it is, not for one with a variable added.
+            launch = _PROPAGATED
         if not isinstance(launch, str) and b"/" not in launch.executable and not never:
             # Found through an empty PATH entry (the current directory): the
             # shell execs the bare name, which Popen would look up on PATH
@@ -301,6 +312,7 @@ def _plan_without_shell(call: Call, settings: "Settings", held: bool) -> Optiona
 
 _NOT_FOUND = "program not found on PATH"
 _EMPTY_PATH_ENTRY = "program found through an empty PATH entry"
+_PROPAGATED = "trace context handed to the command, in an order reproduced for dash only"
 _DASH = platform.Shell("dash", (), "dash", platform.DASH_OWN)
 
 
