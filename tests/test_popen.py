@@ -18,6 +18,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from assumptions import needs_tools
 from conftest import child_env, shared_dir
 from differential import MODES, Case, compare, run
 from test_differential import _fresh, sort_lines
@@ -352,7 +353,8 @@ def test_log_record_names_os_popen(tmp_path: Path) -> None:
         "shim.install()\nos.popen('exit 2', 'w').close()\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", program], env=child_env(), stderr=subprocess.PIPE, text=True, check=False
+        [sys.executable, "-c", program], env=child_env(), stderr=subprocess.PIPE,
+        universal_newlines=True, check=False,
     )
     assert re.search(r"os\.popen\('exit 2', 'w'\) ended with status 512 \(exit code 2, closed\)", proc.stderr)
 
@@ -374,7 +376,8 @@ def test_uninstall_restores_os_popen_and_rebound_globals(tmp_path: Path) -> None
         """
     )
     proc = subprocess.run(
-        [sys.executable, "-c", program], env=child_env(), stdout=subprocess.PIPE, text=True, check=False
+        [sys.executable, "-c", program], env=child_env(), stdout=subprocess.PIPE,
+        universal_newlines=True, check=False,
     )
     assert proc.stdout == "ok\n"
 
@@ -405,6 +408,7 @@ def test_another_wrapt_wrapper_on_os_popen_stays_in_front(tmp_path: Path) -> Non
 # -- the report -------------------------------------------------------------------------------------
 
 
+@needs_tools
 def test_report_lists_popen_sites_beside_system_sites(tmp_path: Path) -> None:
     """shim report groups os.popen calls by site next to os.system ones, each with its replacement."""
     from shim._tools import cli
@@ -443,6 +447,7 @@ def test_report_lists_popen_sites_beside_system_sites(tmp_path: Path) -> None:
     }
 
 
+@needs_tools
 def test_report_counts_unfinished_popen_calls(tmp_path: Path) -> None:
     """A stream still running at exit is a call of its site, neither failed nor with a status."""
     from shim._tools import cli
@@ -477,7 +482,8 @@ def test_opentelemetry_sees_os_popen_calls(tmp_path: Path) -> None:
         """
     )
     proc = subprocess.run(
-        [sys.executable, "-c", program], env=child_env(), stdout=subprocess.PIPE, text=True, check=False
+        [sys.executable, "-c", program], env=child_env(), stdout=subprocess.PIPE,
+        universal_newlines=True, check=False,
     )
     spans = json.loads(proc.stdout.splitlines()[-1])
     assert [(name, attributes["shim.function"]) for name, attributes, _ in spans] == [
