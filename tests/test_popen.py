@@ -182,6 +182,15 @@ def _popen_ids() -> List[str]:
     return [case.name for case in CASES]
 
 
+#: Documented differences (docs/fidelity.md, "Known differences"), still run and compared.
+KNOWN_ON_PYTHON_37 = {
+    "never closed": (
+        "Python 3.7 only: a stream still open at exit is finalized while warnings still print, "
+        "so its ResourceWarnings appear at exit"
+    ),
+}
+
+
 @pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize(
     "case",
@@ -189,9 +198,11 @@ def _popen_ids() -> List[str]:
     ids=_popen_ids(),
 )
 def test_same_as_plain_os_popen(
-    case: Case, mode: str, tmp_path_factory: pytest.TempPathFactory
+    case: Case, mode: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> None:
     """The shim gives the program exactly what plain os.popen gives it."""
+    if sys.version_info[:2] == (3, 7) and case.name in KNOWN_ON_PYTHON_37:
+        request.node.add_marker(pytest.mark.xfail(reason=KNOWN_ON_PYTHON_37[case.name]))
     with shared_dir(tmp_path_factory, f"popen-{CASES.index(case)}") as shared:
         workdir = shared / "workdir"
         cached = shared / "plain.pickle"
