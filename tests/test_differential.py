@@ -376,6 +376,14 @@ TEE_KNOWN_DIFFERENCES = {
 }
 
 
+#: Cases whose command names a descriptor number the program got from os.pipe().
+SDK_SHIFTS_DESCRIPTORS = {"inheritable fd", "non-inheritable fd"}
+
+
+def _descriptors_named(events: "List[str] | None") -> "List[str] | None":
+    return None if events is None else [re.sub(r">&\d+", ">&N", event) for event in events]
+
+
 def _fresh(workdir: Path) -> Path:
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -424,6 +432,13 @@ def test_same_as_plain_os_system(
     if "tee" in mode and case.name in TEE_KNOWN_DIFFERENCES:
         reason = TEE_KNOWN_DIFFERENCES[case.name]
         request.node.add_marker(pytest.mark.xfail(reason=reason, strict=True))
+    if MODES[mode].get("otel") and case.name in SDK_SHIFTS_DESCRIPTORS:
+        # The shimmed run alone sets OpenTelemetry's SDK up, which may keep a
+        # descriptor open (newer releases do): the program's next os.pipe()
+        # gets numbers one higher, and the command names them. The shim
+        # opens none (the same cases pass in every other mode).
+        plain = dict(plain, events=_descriptors_named(plain["events"]))
+        shimmed = dict(shimmed, events=_descriptors_named(shimmed["events"]))
     problems = compare(case, plain, shimmed)
     assert not problems, "\n".join(problems)
     if shimmed["results"] is not None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+from shim._common import platform
 
 from assumptions import needs_tools
 from conftest import child_env, shared_dir
@@ -303,9 +304,13 @@ def test_stream_in_a_reference_cycle_is_recorded(tmp_path: Path) -> None:
         os.system('true')
         """,
     )
-    assert [(r["function"], r["status"], r["end"]) for r in records] == [
+    # From Python 3.15 the collector runs Popen's finalizer before it clears the
+    # weak reference to the stream: the record cannot tell that nobody closed
+    # it, says "close", and is written at once (docs/audit.md).
+    late = sys.version_info < (3, 15)
+    assert sorted((r["function"], r["status"], r["end"]) for r in records) == [
+        ("os.popen", 5 << 8, "collected" if late else "close"),
         ("os.system", 0, None),
-        ("os.popen", 5 << 8, "collected"),
     ]
 
 
@@ -331,7 +336,11 @@ def test_shell_auto_runs_a_simple_command_directly(tmp_path: Path) -> None:
         """,
         shell="auto",
     )
-    assert [(r["shell"], r["argv"]) for r in records] == [(False, ["seq", "2"]), (True, None)]
+    # BusyBox ash would start the program with SIGQUIT ignored, which only the
+    # main thread's os.system can arrange: os.popen keeps the shell there.
+    direct = platform.shell().kind != "busybox"
+    expected = [(False, ["seq", "2"]) if direct else (True, None), (True, None)]
+    assert [(r["shell"], r["argv"]) for r in records] == expected
 
 
 def test_shell_never_refuses_with_shell_required_error(tmp_path: Path) -> None:
