@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, DefaultDict, Dict, Iterator, List
+from typing import Any, Callable, DefaultDict, Dict, List
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--calls", type=int, default=400)
@@ -39,6 +39,9 @@ ARGS = parser.parse_args()
 sys.path.insert(0, ARGS.root)
 
 import shim  # noqa: E402
+
+# After shim is imported from --root: bench_calls puts this checkout on the path.
+from bench_calls import stdout_to_pipe  # noqa: E402
 from shim._runtime import capture, publish, runner  # noqa: E402
 from shim._runtime.signals import Hold  # noqa: E402
 
@@ -64,22 +67,6 @@ class TimedPopen(subprocess.Popen):  # type: ignore[type-arg]
         start = CLOCK()
         super().__init__(*args, **kwargs)
         STEPS["Popen()"].append(CLOCK() - start)
-
-
-@contextlib.contextmanager
-def stdout_to_pipe() -> Iterator[None]:
-    sys.stdout.flush()
-    drain = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
-    assert drain.stdin is not None
-    saved = os.dup(1)
-    os.dup2(drain.stdin.fileno(), 1)
-    drain.stdin.close()
-    try:
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        drain.wait()
 
 
 def main() -> int:
