@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from shim._common import platform, status
 from shim._runtime import call as _call
+from shim._runtime import runner
 
 if TYPE_CHECKING:
     from shim._runtime.session import Session
@@ -182,8 +183,7 @@ def _open_direct(
     options: Dict[str, Any] = {
         name: subprocess.PIPE,
         "bufsize": buffering,
-        # A bare name (an empty PATH entry) would be looked up on PATH again.
-        "executable": executable if b"/" in executable else b"./" + executable,
+        "executable": runner.direct_executable(executable),
         "env": env,
     }
     argv = list(record.argv or ())

@@ -140,6 +140,16 @@ class _CEnviron:
 _C_ENVIRON = _CEnviron()
 
 
+def direct_executable(executable: bytes) -> bytes:
+    """The name to give Popen for a program started without the shell.
+
+    A program found through an empty PATH entry (``shell="never"``) has a
+    bare name, which Popen would look up on PATH again, possibly finding
+    another file: it is named relative to the working directory instead.
+    """
+    return executable if b"/" in executable else b"./" + executable
+
+
 #: The real Popen, as imported: a replacement (a test's fake) is waited for with its own wait().
 _POPEN = subprocess.Popen
 
@@ -235,10 +245,8 @@ def run(
     """
     if direct is None:
         direct = env is not None
-    if direct and b"/" not in executable:
-        # A program found through an empty PATH entry (shell="never"): Popen
-        # would look a bare name up on PATH again and could run another file.
-        executable = b"./" + executable
+    if direct:
+        executable = direct_executable(executable)
     previous = HOLD.begin_direct() if held and direct and waits else None
     try:
         out, err = stdio.child_fds()
